@@ -1,0 +1,36 @@
+# The two commands a newcomer runs (see README): `make demo` and `make test`.
+# Both create .venv when needed, install torch first (TORCH_SPEC, default torch==2.13.0,
+# skipped when the interpreter already imports torch), then the project, then run.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+DEMO_OUT ?= demo_output
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.medseg-installed
+
+.PHONY: demo test test-slow bench lint install clean
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	PYTHON="$(PYTHON)" VENV="$(VENV)" TORCH_SPEC="$(TORCH_SPEC)" bash scripts/bootstrap.sh
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/medsegtrain demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow and not benchmark"
+
+test-slow: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m slow
+
+bench: $(STAMP)
+	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/python -m pytest Testing/benchmarks -m benchmark -s
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

@@ -1,0 +1,7 @@
+"""``python -m MedSegTrain`` is ``medsegtrain``."""
+
+import sys
+
+from MedSegTrain.cli import main
+
+sys.exit(main())

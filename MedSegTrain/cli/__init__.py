@@ -1,0 +1,65 @@
+"""``medsegtrain``: one entry point, one module per verb (``MedSegTrain/cli/<verb>.py``).
+
+Each verb module exposes ``register(subparsers)`` (cheap: no torch import) which adds its
+parser and sets ``handler=run``; ``run(args) -> int`` does the work. Errors the user can fix
+arrive as :class:`MedSegTrain.errors.MedSegError` and become ``medsegtrain <verb>: error: ...``
+with exit status 1; argparse usage errors exit with 2; nothing prints a traceback unless
+``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+
+from MedSegTrain import __version__
+from MedSegTrain.errors import MedSegError
+
+VERBS = ("phantoms", "train", "predict", "evaluate", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every verb registered."""
+    parser = argparse.ArgumentParser(
+        prog="medsegtrain",
+        description="Train, run and evaluate MedSegMixup segmentation models (CT and MRI).",
+    )
+    parser.add_argument("--version", action="version", version=f"medsegtrain {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in VERBS:
+        importlib.import_module(f"MedSegTrain.cli.{verb}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``medsegtrain`` with ``argv``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    json_progress = getattr(args, "progress", None) == "json"
+    try:
+        return int(args.handler(args) or 0)
+    except MedSegError as exc:
+        return _fail(args, f"medsegtrain {args.verb}: error: {exc}", json_progress)
+    except KeyboardInterrupt:
+        return _fail(args, f"medsegtrain {args.verb}: interrupted", json_progress, status=130)
+    except Exception as exc:  # the last line of defence against tracebacks
+        if args.debug:
+            raise
+        message = (f"medsegtrain {args.verb}: internal error: {type(exc).__name__}: {exc} "
+                   "(run with --debug for the traceback and please report it)")
+        return _fail(args, message, json_progress)
+
+
+def _fail(args: argparse.Namespace, message: str, json_progress: bool, status: int = 1) -> int:
+    if json_progress:
+        print(json.dumps({"event": "error", "message": message}), flush=True)
+    print(message, file=sys.stderr, flush=True)
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""`medsegtrain train` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+
+from MedSegTrain.errors import MedSegError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `train` verb."""
+    parser = sub.add_parser("train", help="train (not yet available)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Not yet available."""
+    raise MedSegError("'train' is not available in this build yet")
