@@ -1,0 +1,127 @@
+"""Dataset validation: every problem in one list, so users fix them all in one pass.
+
+Headers are read without voxels (``read_header``); only label maps are read in full, to check
+their values against the declared labels.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from MedSegTrain.data.dataset import Case, Dataset
+from MedSegTrain.data.loading import GEOMETRY_TOLERANCE
+from MedSegTrain.errors import MedSegError
+from MedSegTrain.io import Geometry, ImageHeader, read_header, read_image
+from MedSegTrain.progress import Progress
+
+
+def validate_dataset(dataset: Dataset, check_label_values: bool = True,
+                     progress: Progress | None = None) -> list[str]:
+    """Every problem found in ``dataset`` as a readable sentence; empty when it is fine.
+
+    Checks: cases present, duplicate case ids, missing or unreadable image/label files, channel
+    count, channel grids, image/label grid agreement, label values declared in the description.
+    """
+    problems = list(dataset.load_problems)
+    if not dataset.training:
+        problems.append(f"{dataset.source or dataset.root}: no training cases")
+    counts = Counter(case.case_id for case in dataset.training + dataset.test)
+    problems.extend(f"case id '{case_id}' appears {n} times" for case_id, n in counts.items() if n > 1)
+    declared = set(dataset.labels.values())
+    cases = [(case, True) for case in dataset.training] + [(case, False) for case in dataset.test]
+    if progress is not None:
+        progress.task("validating", len(cases))
+    for case, needs_label in cases:
+        problems.extend(_case_problems(case, dataset, needs_label, declared, check_label_values))
+        if progress is not None:
+            progress.advance(1, message=case.case_id)
+    if progress is not None:
+        progress.close()
+    return problems
+
+
+def _case_problems(case: Case, dataset: Dataset, needs_label: bool, declared: set[int],
+                   check_values: bool) -> list[str]:
+    problems: list[str] = []
+    where = f"case {case.case_id}"
+    if not case.images:
+        return [f"{where}: no image files"]
+    headers: list[ImageHeader] = []
+    for path in case.images:
+        header, problem = _header(path, where, "image")
+        if problem:
+            problems.append(problem)
+        elif header is not None:
+            headers.append(header)
+    if len(headers) == len(case.images):
+        n_channels = sum(h.n_channels for h in headers)
+        if n_channels != dataset.n_channels:
+            problems.append(f"{where}: {n_channels} image channels but the dataset declares "
+                            f"{dataset.n_channels} ({', '.join(dataset.channel_names)})")
+    reference = headers[0].geometry if headers else None
+    for header in headers[1:]:
+        if reference is not None and not header.geometry.same_as(reference, GEOMETRY_TOLERANCE):
+            problems.append(f"{where}: channel file {header.path} has another grid than {headers[0].path} "
+                            f"({_grid(header.geometry)} vs {_grid(reference)})")
+    if case.label is None:
+        if needs_label:
+            problems.append(f"{where}: no label file given")
+        return problems
+    label_header, problem = _header(case.label, where, "label")
+    if problem:
+        return [*problems, problem]
+    assert label_header is not None
+    if label_header.n_channels != 1 or label_header.file_dimension == 4:
+        problems.append(f"{where}: label file {case.label} has {label_header.n_channels} channels; "
+                        "a label map is a single scalar image")
+        return problems
+    if reference is not None and not label_header.geometry.same_as(reference, GEOMETRY_TOLERANCE):
+        problems.append(f"{where}: label {case.label} grid differs from image {headers[0].path} "
+                        f"({_grid(label_header.geometry)} vs {_grid(reference)})")
+    if check_values:
+        problems.extend(_label_value_problems(case.label, where, declared))
+    return problems
+
+
+def _header(path: Path, where: str, role: str) -> tuple[ImageHeader | None, str | None]:
+    if not path.exists():
+        return None, f"{where}: {role} file {path} is missing"
+    try:
+        return read_header(path), None
+    except MedSegError as exc:
+        return None, f"{where}: {role} file is unreadable: {exc}"
+
+
+def _label_value_problems(path: Path, where: str, declared: set[int]) -> list[str]:
+    try:
+        array = read_image(path).array
+    except MedSegError as exc:
+        return [f"{where}: label file is unreadable: {exc}"]
+    if not np.issubdtype(array.dtype, np.integer):
+        if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
+            return [f"{where}: label {path} holds non-integer values"]
+        array = array.astype(np.int64)
+    values = _present_values(array)
+    undeclared = sorted(set(values) - declared)
+    if undeclared:
+        return [f"{where}: label {path} holds values {undeclared} not declared in the dataset labels "
+                f"{sorted(declared)}"]
+    return []
+
+
+def _present_values(array: np.ndarray) -> list[int]:
+    """Distinct values; bincount for the usual small non-negative labels (faster than unique)."""
+    flat = array.ravel()
+    low, high = int(flat.min()), int(flat.max())
+    if low >= 0 and high < 65536:
+        counts = np.bincount(flat.astype(np.intp, copy=False), minlength=high + 1)
+        return np.flatnonzero(counts).tolist()
+    return np.unique(flat).astype(np.int64).tolist()
+
+
+def _grid(geometry: Geometry) -> str:
+    return (f"size {geometry.size}, spacing {tuple(round(s, 5) for s in geometry.spacing)}, "
+            f"origin {tuple(round(o, 3) for o in geometry.origin)}")
