@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,18 +28,20 @@ def compute_metrics(
     """
     pred_mask, ref_mask = check_pair(pred, ref)
     spacing_vec = check_spacing(spacing, pred_mask.ndim)
-    box = union_bounding_box(pred_mask, ref_mask)
-    if box is None:
-        metrics = overlap_metrics(Confusion(tp=0, fp=0, fn=0, tn=pred_mask.size))
+    box = union_bounding_box(pred_mask, ref_mask) or ()
+    return metrics_in_box(pred_mask[box], ref_mask[box], spacing_vec, total=pred_mask.size)
+
+
+def metrics_in_box(pred: np.ndarray, ref: np.ndarray, spacing: np.ndarray, total: int) -> dict[str, float]:
+    """The metrics of boolean masks cropped to a box that holds all their foreground.
+
+    ``total`` is the voxel count of the uncropped image (for the true negatives).
+    """
+    if not (pred.any() or ref.any()):
+        metrics = overlap_metrics(Confusion(tp=0, fp=0, fn=0, tn=total))
         metrics.update(hd=0.0, hd95=0.0, msd=0.0)
         return metrics
-    pred_box, ref_box = pred_mask[box], ref_mask[box]
-    metrics = overlap_metrics(Confusion.from_masks(pred_box, ref_box, total=pred_mask.size))
-    distances = distances_in_box(pred_box, ref_box, spacing_vec)
+    metrics = overlap_metrics(Confusion.from_masks(pred, ref, total=total))
+    distances = distances_in_box(pred, ref, spacing)
     metrics.update(hd=distances.hd(), hd95=distances.hd_percentile(95.0), msd=distances.msd())
     return {name: float(metrics[name]) for name in METRIC_NAMES}
-
-
-def empty_metrics() -> dict[str, float]:
-    """A result with every metric NaN (for a case that could not be evaluated)."""
-    return dict.fromkeys(METRIC_NAMES, math.nan)

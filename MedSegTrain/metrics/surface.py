@@ -52,11 +52,20 @@ def _bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
     return tuple(box)
 
 
-def mask_surface(mask: np.ndarray) -> np.ndarray:
-    """Boolean surface of ``mask`` (face connectivity, outside the array is background)."""
-    padded = np.pad(mask, 1)
+def mask_surface(mask: np.ndarray, connectivity: str = "face") -> np.ndarray:
+    """Boolean surface of ``mask``; outside the array is background.
+
+    ``connectivity="face"``: voxels with a background face neighbour (6 in 3D, 4 in 2D; the
+    FORMULAS.md surface). ``"full"``: any background neighbour among all 8 (2D) / 26 (3D), the
+    mixup paper's 8-neighbour in-slice surface; computed as a separable box erosion.
+    """
+    if connectivity not in ("face", "full"):
+        raise ValueError(f"connectivity must be 'face' or 'full', got {connectivity!r}")
     interior = mask.copy()
+    padded = np.pad(mask, 1)
     for axis in range(mask.ndim):
+        if connectivity == "full" and axis > 0:
+            padded = np.pad(interior, 1)  # separable: erode the previous axes' result
         for shift in (slice(None, -2), slice(2, None)):
             neighbour = tuple(shift if a == axis else slice(1, -1) for a in range(mask.ndim))
             interior &= padded[neighbour]
@@ -120,12 +129,12 @@ def distances_in_box(pred: np.ndarray, ref: np.ndarray, spacing: np.ndarray) -> 
     pred_surface = mask_surface(pred)
     ref_surface = mask_surface(ref)
     return SurfaceDistances(
-        _directed(pred_surface, ref_surface, spacing),
-        _directed(ref_surface, pred_surface, spacing),
+        directed_distances(pred_surface, ref_surface, spacing),
+        directed_distances(ref_surface, pred_surface, spacing),
     )
 
 
-def _directed(source: np.ndarray, target: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+def directed_distances(source: np.ndarray, target: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     """Distance from every ``source`` surface voxel to the nearest ``target`` surface voxel (mm)."""
     n_source = int(np.count_nonzero(source))
     if not target.any():
