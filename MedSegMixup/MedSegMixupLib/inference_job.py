@@ -1,0 +1,144 @@
+"""One ensemble inference: input files, the ``medsegtrain predict`` command, and its results.
+
+The panel (and the Slicer Logic) hand a request to :class:`InferenceJob`; the job writes the
+inputs into a private folder, builds the command for a :class:`~.process_runner.ProcessRunner`,
+and afterwards turns the label map (and optional uncertainty map) into workspace items. The input
+volumes are only read, never modified.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .bundle_info import BundleSummary, ensemble_problem
+from .qt_shim import IN_SLICER
+from .workspace import Segmentation
+
+
+def backend_python() -> list[str]:
+    """The interpreter that runs the backend: Slicer's ``PythonSlicer`` inside Slicer, else this one."""
+    if IN_SLICER:
+        launcher = shutil.which("PythonSlicer") or shutil.which(
+            "PythonSlicer", path=os.path.dirname(sys.executable))
+        if launcher:
+            return [launcher]
+    return [sys.executable]
+
+
+def backend_environment() -> dict[str, str]:
+    """Environment of the backend process (Slicer: its startup environment, as launchConsoleProcess uses)."""
+    if IN_SLICER:
+        import slicer
+
+        env = dict(slicer.util.startupEnvironment())
+    else:
+        env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def predict_command(bundles: list[Path], inputs: list[Path], output: Path, tta: int = 0, device: str = "auto",
+                    uncertainty: Path | None = None, python: list[str] | None = None) -> list[str]:
+    """The ``medsegtrain predict`` command line with JSON progress."""
+    command = [*(python or backend_python()), "-m", "MedSegTrain", "predict"]
+    for bundle in bundles:
+        command += ["--bundle", str(bundle)]
+    for channel in inputs:
+        command += ["--input", str(channel)]
+    command += ["--output", str(output), "--tta", str(int(tta)), "--device", device, "--progress", "json"]
+    if uncertainty is not None:
+        command += ["--uncertainty", str(uncertainty)]
+    return command
+
+
+class RequestError(ValueError):
+    """An inference request the user must fix (message says what)."""
+
+
+@dataclass
+class InferenceRequest:
+    """What the user asked for."""
+
+    bundles: list[BundleSummary]
+    input_volumes: list[str]
+    output_name: str
+    tta: int = 0
+    device: str = "auto"
+    uncertainty: bool = False
+    clip_window: object | None = None  # a WindowPreset applied to the inputs first, or None
+    extra: dict = field(default_factory=dict)
+
+    def check(self, workspace) -> None:
+        """Raise :class:`RequestError` for anything that would make the run fail."""
+        if not self.bundles:
+            raise RequestError("add at least one model bundle")
+        problem = ensemble_problem(self.bundles)
+        if problem:
+            raise RequestError(problem)
+        channels = self.bundles[0].channels
+        if len(self.input_volumes) != len(channels):
+            raise RequestError(f"the models expect {len(channels)} input channel(s) ({', '.join(channels)}), "
+                               f"{len(self.input_volumes)} chosen")
+        available = set(workspace.volume_names())
+        for channel, name in zip(channels, self.input_volumes, strict=True):
+            if not name or name not in available:
+                raise RequestError(f"choose a volume for input channel '{channel}'")
+        if not self.output_name.strip():
+            raise RequestError("give the result segmentation a name")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise RequestError(f"device {self.device!r} is not one of auto, cpu, cuda")
+
+    @property
+    def n_models(self) -> int:
+        """Number of networks that will run (members of all bundles)."""
+        return sum(bundle.n_members for bundle in self.bundles)
+
+
+class InferenceJob:
+    """Files and command of one run, and the import of its results."""
+
+    def __init__(self, request: InferenceRequest, workspace) -> None:
+        request.check(workspace)
+        self.request = request
+        self.workspace = workspace
+        self.folder = Path(tempfile.mkdtemp(prefix="medsegmixup-predict-"))
+        self.output = self.folder / "prediction.nrrd"
+        self.uncertainty = self.folder / "uncertainty.nrrd" if request.uncertainty else None
+
+    def command(self, python: list[str] | None = None) -> list[str]:
+        """Write the inputs and return the command to run."""
+        inputs = [self._input_file(i, name) for i, name in enumerate(self.request.input_volumes)]
+        return predict_command([b.path for b in self.request.bundles], inputs, self.output, self.request.tta,
+                               self.request.device, self.uncertainty, python)
+
+    def _input_file(self, index: int, name: str) -> Path:
+        if self.request.clip_window is None:
+            return self.workspace.volume_file(name, self.folder)
+        from MedSegTrain.io import write_image
+
+        volume = self.workspace.volume(name)
+        clipped = volume.with_array(self.request.clip_window.apply(volume.array))
+        return write_image(clipped, self.folder / f"input_{index}.nrrd")
+
+    def import_results(self) -> tuple[str, str | None]:
+        """Add the predicted segmentation (and uncertainty volume) to the workspace; returns their names."""
+        from MedSegTrain.io import read_image
+
+        labelmap = read_image(self.output)
+        bundle = self.request.bundles[0]
+        segmentation = Segmentation(labelmap, bundle.segment_labels)
+        name = self.workspace.add_segmentation(self.request.output_name, segmentation,
+                                               reference_volume=self.request.input_volumes[0])
+        uncertainty_name = None
+        if self.uncertainty is not None and self.uncertainty.exists():
+            uncertainty_name = self.workspace.add_volume(f"{name}_uncertainty", read_image(self.uncertainty))
+        return name, uncertainty_name
+
+    def cleanup(self) -> None:
+        """Delete the private folder (inputs copies, outputs already imported or abandoned)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
