@@ -33,8 +33,7 @@ def spacing_geometry(geometry: Geometry, spacing: Sequence[float]) -> Geometry:
     """The grid with ``spacing`` (x, y, z) covering ``geometry``'s physical box (size rounded, >= 1)."""
     spacing = _positive(spacing, geometry.ndim, "target spacing")
     size = [
-        max(1, round(n * s / t))
-        for n, s, t in zip(geometry.size, geometry.spacing, spacing, strict=True)
+        max(1, round(n * s / t)) for n, s, t in zip(geometry.size, geometry.spacing, spacing, strict=True)
     ]
     return _aligned(geometry, size, spacing)
 
