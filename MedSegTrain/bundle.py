@@ -1,0 +1,486 @@
+"""Model bundles: a folder (or a .zip of one) with ``model.json`` and one safetensors file per member.
+
+``model.json`` (``format_version`` 1) records everything needed to replay a model on new
+images: the network and its arguments, the input channels, the labels, the output activation
+and regions, the preprocessing, the inference mode, the training recipe and the validation
+metrics of each member (fold) of the ensemble. See ``docs/data.md`` for the field list.
+
+Safety: weights are read only as safetensors, which cannot execute code; pickle-based files
+(``.pt``, ``.pth``, ``.ckpt`` ...) are refused without being opened. Zip bundles are never
+extracted to disk: member names are checked (no absolute paths, no ``..``, no symlinks, no
+duplicates, no encryption) and the two kinds of member needed are read in memory.
+
+This module imports torch only when weights are read or a network is built, so the Slicer
+module can list bundles before torch is installed.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import stat
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from MedSegTrain.errors import MedSegError
+from MedSegTrain.fileutil import atomic_output_dir, atomic_output_file
+
+FORMAT_VERSION = 1
+MODEL_JSON = "model.json"
+WEIGHTS_SUFFIX = ".safetensors"
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".tar", ".bin", ".npy", ".joblib")
+ACTIVATIONS = ("softmax", "sigmoid")
+INFERENCE_MODES = ("sliding_window", "whole", "slices2d")
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+MAX_ZIP_MEMBER_BYTES = 8 * 1024**3
+
+
+class ModelBundle:
+    """A loaded, validated bundle. Weights are read when a member is built, not before."""
+
+    def __init__(self, meta: dict[str, Any], path: Path, reader: _BundleReader) -> None:
+        self.meta = meta
+        self.path = path
+        self._reader = reader
+
+    @property
+    def name(self) -> str:
+        """The bundle's name."""
+        return self.meta["name"]
+
+    @property
+    def labels(self) -> dict[str, int]:
+        """Label name -> value (background 0 included)."""
+        return dict(self.meta["labels"])
+
+    @property
+    def channels(self) -> list[str]:
+        """Input channel names, in order."""
+        return list(self.meta["input"]["channels"])
+
+    @property
+    def modality(self) -> str:
+        """Input modality (``CT``, ``MR`` ...)."""
+        return self.meta["input"]["modality"]
+
+    @property
+    def activation(self) -> str:
+        """``softmax`` (one label per voxel) or ``sigmoid`` (overlapping regions)."""
+        return self.meta["output"]["activation"]
+
+    @property
+    def regions(self) -> dict[str, list[int]] | None:
+        """Region name -> label values for sigmoid region outputs, else None."""
+        regions = self.meta["output"].get("regions")
+        return None if regions is None else {k: list(v) for k, v in regions.items()}
+
+    @property
+    def n_members(self) -> int:
+        """Number of ensemble members (folds)."""
+        return len(self.meta["members"])
+
+    @property
+    def preprocessing(self) -> Any:
+        """The :class:`MedSegTrain.preprocessing.pipeline.PreprocessingSpec` to replay."""
+        from MedSegTrain.preprocessing.pipeline import PreprocessingSpec
+
+        return PreprocessingSpec.from_dict(self.meta["preprocessing"])
+
+    def check_input(self, n_channels: int, channel_names: Sequence[str] | None = None) -> None:
+        """Raise :class:`MedSegError` before any work when the input does not fit the model."""
+        expected = self.channels
+        if n_channels != len(expected):
+            raise MedSegError(f"bundle {self.path}: the model takes {len(expected)} channel(s) "
+                              f"({', '.join(expected)}) but {n_channels} were given")
+        if channel_names is not None:
+            given = [str(name) for name in channel_names]
+            if [n.casefold() for n in given] != [n.casefold() for n in expected]:
+                raise MedSegError(f"bundle {self.path}: the model takes channels ({', '.join(expected)}) "
+                                  f"in this order, got ({', '.join(given)})")
+
+    def check_labels(self, values: Iterable[int], source: str = "reference") -> None:
+        """Raise when ``source`` holds label values the model does not know."""
+        unknown = sorted(set(int(v) for v in values) - set(self.labels.values()))
+        if unknown:
+            raise MedSegError(f"{source}: label values {unknown} are not among the model's labels "
+                              f"{self.labels} (bundle {self.path})")
+
+    def state_dict(self, index: int) -> dict[str, Any]:
+        """The weights of member ``index`` as torch tensors (safetensors only)."""
+        member = self._member(index)
+        data = self._reader.read(member["weights"])
+        from safetensors import SafetensorError
+        from safetensors.torch import load
+
+        try:
+            return load(data)
+        except (SafetensorError, ValueError, RuntimeError) as exc:
+            raise MedSegError(f"bundle {self.path}: {member['weights']} is not a valid safetensors file "
+                              f"({exc})") from None
+
+    def build_member(self, index: int, device: Any = "cpu") -> Any:
+        """Member ``index`` as a network in eval mode on ``device``, weights loaded strictly."""
+        from MedSegTrain.networks import get_network
+
+        network = self.meta["network"]
+        model = get_network(network["name"], **copy.deepcopy(network["args"]))
+        state = self.state_dict(index)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise MedSegError(f"bundle {self.path}: weights {self._member(index)['weights']} do not fit "
+                              f"network '{network['name']}' ({_first_lines(exc)})") from None
+        return model.to(device).eval()
+
+    def _member(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < self.n_members:
+            raise MedSegError(f"bundle {self.path}: member {index} does not exist "
+                              f"(it has {self.n_members})")
+        return self.meta["members"][index]
+
+    def __repr__(self) -> str:
+        return f"ModelBundle({self.name!r}, path={str(self.path)!r}, members={self.n_members})"
+
+
+# ----------------------------------------------------------------------------- validation
+
+def validate_meta(meta: Any, where: str = MODEL_JSON) -> list[str]:
+    """Every problem of a ``model.json`` mapping as a sentence; empty when it is valid."""
+    if not isinstance(meta, Mapping):
+        return [f"{where}: must be a JSON object"]
+    problems: list[str] = []
+    version = meta.get("format_version")
+    if version is None:
+        return [f"{where}: 'format_version' is missing"]
+    if not _is_int(version):
+        return [f"{where}: 'format_version' must be an integer, got {version!r}"]
+    if version != FORMAT_VERSION:
+        return [f"{where}: unknown format_version {version} (this medsegtrain reads version "
+                f"{FORMAT_VERSION}; a newer bundle needs a newer medsegtrain)"]
+    check = _Checker(meta, where, problems)
+    check.field("name", str)
+    check.field("created", str)
+    if check.field("network", dict):
+        check.field("network.name", str)
+        check.field("network.args", dict)
+    if check.field("input", dict):
+        if check.field("input.channels", list):
+            channels = meta["input"]["channels"]
+            if not channels or not all(isinstance(c, str) for c in channels):
+                problems.append(f"{where}: 'input.channels' must be a non-empty list of channel names")
+        check.field("input.modality", str)
+    if check.field("labels", dict):
+        labels = meta["labels"]
+        if not all(_is_int(v) and v >= 0 for v in labels.values()):
+            problems.append(f"{where}: 'labels' must map names to non-negative integers")
+        elif len(set(labels.values())) != len(labels):
+            problems.append(f"{where}: 'labels' gives two names the same value")
+        elif 0 not in labels.values():
+            problems.append(f"{where}: 'labels' must include background 0")
+    if check.field("output", dict):
+        if check.field("output.activation", str) and meta["output"]["activation"] not in ACTIVATIONS:
+            problems.append(f"{where}: 'output.activation' must be one of {', '.join(ACTIVATIONS)}, "
+                            f"got {meta['output']['activation']!r}")
+        regions = meta["output"].get("regions")
+        if regions is not None and not (isinstance(regions, dict) and all(
+                isinstance(v, list) and v and all(_is_int(x) for x in v) for v in regions.values())):
+            problems.append(f"{where}: 'output.regions' must be null or map names to lists of label values")
+        rebuild = meta["output"].get("region_rebuild")
+        if rebuild is not None and not isinstance(rebuild, list):
+            problems.append(f"{where}: 'output.region_rebuild' must be null or a list")
+    check.field("preprocessing", dict)
+    if check.field("inference", dict):
+        inference = meta["inference"]
+        if check.field("inference.mode", str) and inference["mode"] not in INFERENCE_MODES:
+            problems.append(f"{where}: 'inference.mode' must be one of {', '.join(INFERENCE_MODES)}, "
+                            f"got {inference['mode']!r}")
+        if check.field("inference.patch_size", list):
+            patch = inference["patch_size"]
+            if len(patch) not in (2, 3) or not all(_is_int(p) and p > 0 for p in patch):
+                problems.append(f"{where}: 'inference.patch_size' must be 2 or 3 positive integers "
+                                f"in (z, y, x) order, got {patch!r}")
+        overlap = inference.get("overlap")
+        if not isinstance(overlap, (int, float)) or isinstance(overlap, bool) or not 0 <= overlap < 1:
+            problems.append(f"{where}: 'inference.overlap' must be a number in [0, 1), got {overlap!r}")
+    if check.field("training", dict):
+        check.field("training.recipe", dict)
+        check.field("training.validation_metrics", dict)
+    if check.field("members", list):
+        members = meta["members"]
+        if not members:
+            problems.append(f"{where}: 'members' must list at least one weights file")
+        for i, member in enumerate(members):
+            problems.extend(_member_problems(member, i, where))
+        names = [m.get("weights") for m in members if isinstance(m, dict)]
+        if len(set(map(str, names))) != len(names):
+            problems.append(f"{where}: two members share a weights file")
+    return problems
+
+
+def _member_problems(member: Any, index: int, where: str) -> list[str]:
+    label = f"{where}: 'members[{index}]"
+    if not isinstance(member, dict):
+        return [f"{label}' must be an object"]
+    weights = member.get("weights")
+    if not isinstance(weights, str) or not weights:
+        return [f"{label}.weights' is missing or not a file name"]
+    problems = []
+    lower = weights.lower()
+    if lower.endswith(PICKLE_SUFFIXES):
+        problems.append(f"{label}.weights' is {weights}: pickle-based weights can execute code when "
+                        "loaded and are refused; convert them to safetensors "
+                        "(safetensors.torch.save_file(model.state_dict(), 'fold0.safetensors'))")
+    elif not lower.endswith(WEIGHTS_SUFFIX):
+        problems.append(f"{label}.weights' must be a {WEIGHTS_SUFFIX} file, got {weights}")
+    if not _is_plain_name(weights):
+        problems.append(f"{label}.weights' must be a plain file name inside the bundle, got {weights}")
+    fold = member.get("fold")
+    if fold is not None and not _is_int(fold):
+        problems.append(f"{label}.fold' must be an integer or null, got {fold!r}")
+    metrics = member.get("validation_metrics")
+    if metrics is not None and not isinstance(metrics, dict):
+        problems.append(f"{label}.validation_metrics' must be an object")
+    return problems
+
+
+class _Checker:
+    """Checks dotted fields exist with a type, recording a sentence per problem."""
+
+    def __init__(self, meta: Mapping[str, Any], where: str, problems: list[str]) -> None:
+        self.meta, self.where, self.problems = meta, where, problems
+
+    def field(self, dotted: str, kind: type) -> bool:
+        value: Any = self.meta
+        for part in dotted.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                self.problems.append(f"{self.where}: '{dotted}' is missing")
+                return False
+            value = value[part]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.problems.append(f"{self.where}: '{dotted}' must be {_type_name(kind)}, "
+                                 f"got {type(value).__name__}")
+            return False
+        return True
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", dict: "an object", list: "a list", int: "an integer"}.get(kind, kind.__name__)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_plain_name(name: str) -> bool:
+    return "/" not in name and "\\" not in name and name not in (".", "..") and not name.startswith(".")
+
+
+# ----------------------------------------------------------------------------- reading
+
+class _BundleReader:
+    """Reads named files of a bundle folder or zip (names already validated)."""
+
+    def read(self, name: str) -> bytes:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _FolderReader(_BundleReader):
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def read(self, name: str) -> bytes:
+        path = self.folder / name
+        if path.is_symlink() or not path.is_file():
+            raise MedSegError(f"bundle {self.folder}: weights file {name} is missing")
+        return path.read_bytes()
+
+
+class _ZipReader(_BundleReader):
+    def __init__(self, zip_path: Path, prefix: str, names: set[str]) -> None:
+        self.zip_path, self.prefix, self.names = zip_path, prefix, names
+
+    def read(self, name: str) -> bytes:
+        member = self.prefix + name
+        if member not in self.names:
+            raise MedSegError(f"bundle {self.zip_path}: weights file {name} is missing from the zip")
+        try:
+            with zipfile.ZipFile(self.zip_path) as archive:
+                return archive.read(member)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise MedSegError(f"bundle {self.zip_path}: cannot read {member} ({exc})") from None
+
+
+def load_bundle(path: str | Path) -> ModelBundle:
+    """Open and validate a bundle folder or ``.zip``; weights are read later, on demand."""
+    path = Path(path)
+    if not path.exists():
+        raise MedSegError(f"bundle {path}: not found")
+    if path.is_dir():
+        return _load_folder(path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise MedSegError(f"bundle {path}: a pickle-based checkpoint can execute code when loaded and is "
+                          "refused; a bundle is a folder or .zip with model.json and safetensors weights")
+    if zipfile.is_zipfile(path):
+        return _load_zip(path)
+    raise MedSegError(f"bundle {path}: not a bundle (expected a folder or a .zip with {MODEL_JSON})")
+
+
+def _load_folder(folder: Path) -> ModelBundle:
+    json_path = folder / MODEL_JSON
+    if not json_path.is_file():
+        pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
+        hint = (f"; found pickle-based checkpoint(s) {', '.join(pickles)}, which are refused because "
+                "loading them can execute code") if pickles else ""
+        raise MedSegError(f"bundle {folder}: {MODEL_JSON} is missing{hint}")
+    meta = _parse_meta(json_path.read_bytes(), str(json_path))
+    for member in meta["members"]:
+        weights = folder / member["weights"]
+        if weights.is_symlink() or not weights.is_file():
+            raise MedSegError(f"bundle {folder}: weights file {member['weights']} is missing")
+    return ModelBundle(meta, folder, _FolderReader(folder))
+
+
+def safe_zip_names(archive: zipfile.ZipFile, zip_path: Path) -> list[str]:
+    """The member names of ``archive``, after refusing absolute paths, ``..``, links and encryption."""
+    names: list[str] = []
+    total = 0
+    for info in archive.infolist():
+        name = info.filename
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
+            raise MedSegError(f"bundle {zip_path}: refused, member '{name}' would leave the bundle "
+                              "(absolute path or '..')")
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise MedSegError(f"bundle {zip_path}: refused, member '{name}' is a symbolic link")
+        if info.flag_bits & 0x1:
+            raise MedSegError(f"bundle {zip_path}: refused, member '{name}' is encrypted")
+        total += info.file_size
+        if total > MAX_ZIP_MEMBER_BYTES:
+            raise MedSegError(f"bundle {zip_path}: refused, it unpacks to more than "
+                              f"{MAX_ZIP_MEMBER_BYTES // 1024**3} GiB")
+        if name in names:
+            raise MedSegError(f"bundle {zip_path}: refused, member '{name}' appears twice")
+        names.append(name)
+    return names
+
+
+def _load_zip(zip_path: Path) -> ModelBundle:
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            names = safe_zip_names(archive, zip_path)
+            candidates = [n for n in names if n == MODEL_JSON or
+                          (n.endswith("/" + MODEL_JSON) and n.count("/") == 1)]
+            if len(candidates) != 1:
+                raise MedSegError(f"bundle {zip_path}: expected one {MODEL_JSON} at the top of the zip "
+                                  f"(or in one top folder), found {len(candidates)}")
+            json_name = candidates[0]
+            meta = _parse_meta(archive.read(json_name), f"{zip_path}:{json_name}")
+    except zipfile.BadZipFile as exc:
+        raise MedSegError(f"bundle {zip_path}: damaged zip ({exc})") from None
+    prefix = json_name[: -len(MODEL_JSON)]
+    for member in meta["members"]:
+        if prefix + member["weights"] not in names:
+            raise MedSegError(f"bundle {zip_path}: weights file {member['weights']} is missing from the zip")
+    return ModelBundle(meta, zip_path, _ZipReader(zip_path, prefix, set(names)))
+
+
+def _parse_meta(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        meta = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MedSegError(f"{where}: not valid JSON ({exc})") from None
+    problems = validate_meta(meta, where)
+    if problems:
+        raise MedSegError("invalid bundle:\n  " + "\n  ".join(problems))
+    return meta
+
+
+# ----------------------------------------------------------------------------- writing
+
+def save_bundle(path: str | Path, meta: Mapping[str, Any], state_dicts: Sequence[Mapping[str, Any]]) -> Path:
+    """Write a bundle folder, or a ``.zip`` when ``path`` ends so; atomically; returns ``path``.
+
+    ``meta`` follows the ``model.json`` layout; ``format_version`` and ``created`` are filled in
+    when absent, and ``members`` (``fold<i>.safetensors``) when absent. ``meta`` is not modified.
+    An existing bundle at ``path`` is replaced; any other existing file or folder is refused.
+    """
+    path = Path(path)
+    meta = copy.deepcopy(dict(meta))
+    meta.setdefault("format_version", FORMAT_VERSION)
+    meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    if "members" not in meta:
+        meta["members"] = [{"weights": f"fold{i}{WEIGHTS_SUFFIX}", "fold": i, "validation_metrics": {}}
+                           for i in range(len(state_dicts))]
+    problems = validate_meta(meta, f"{path} (model.json)")
+    if not problems and len(meta["members"]) != len(state_dicts):
+        problems.append(f"{path}: {len(meta['members'])} members in model.json but {len(state_dicts)} "
+                        "state dicts were given")
+    if problems:
+        raise MedSegError("cannot save bundle:\n  " + "\n  ".join(problems))
+    files = {MODEL_JSON: (json.dumps(meta, indent=2, allow_nan=True) + "\n").encode("utf-8")}
+    for member, state in zip(meta["members"], state_dicts, strict=True):
+        files[member["weights"]] = _safetensors_bytes(state, member["weights"])
+    _refuse_foreign_target(path)
+    try:
+        if path.suffix.lower() == ".zip":
+            with atomic_output_file(path) as tmp:
+                _write_zip(tmp, files)
+        else:
+            with atomic_output_dir(path) as tmp:
+                tmp.chmod(0o755)
+                for name, data in files.items():
+                    (tmp / name).write_bytes(data)
+    except OSError as exc:
+        raise MedSegError(f"bundle {path}: cannot be written ({exc.strerror or exc})") from None
+    return path
+
+
+def _safetensors_bytes(state: Mapping[str, Any], name: str) -> bytes:
+    import torch
+    from safetensors.torch import save
+
+    tensors = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise MedSegError(f"cannot save {name}: state dict entry '{key}' is a {type(value).__name__}, "
+                              "not a tensor")
+        tensors[key] = value.detach().to("cpu").contiguous().clone()
+    return save(tensors, metadata={"format": "pt"})
+
+
+def _write_zip(target: Path, files: Mapping[str, bytes]) -> None:
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED if name == MODEL_JSON else zipfile.ZIP_STORED
+            archive.writestr(info, data)
+
+
+def _refuse_foreign_target(path: Path) -> None:
+    if not path.exists():
+        return
+    if path.is_dir():
+        if any(path.iterdir()) and not (path / MODEL_JSON).is_file():
+            raise MedSegError(f"bundle {path}: folder exists and is not a bundle; choose another path")
+    elif path.suffix.lower() != ".zip" or not zipfile.is_zipfile(path):
+        raise MedSegError(f"bundle {path}: a file that is not a bundle zip exists there")
+
+
+def _first_lines(exc: BaseException, limit: int = 3) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = " ".join(lines[:limit])
+    return text if len(text) < 600 else text[:600] + " ..."
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """Only the validated ``model.json`` of a bundle (no torch needed), e.g. for the Slicer panel."""
+    return load_bundle(path).meta
+
+
+__all__ = ["FORMAT_VERSION", "ModelBundle", "load_bundle", "read_meta", "safe_zip_names", "save_bundle",
+           "validate_meta"]
