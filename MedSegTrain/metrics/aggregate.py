@@ -130,7 +130,7 @@ def records_to_json(
 def format_table(
     records: Sequence[Record], summaries: Summaries, metrics: Sequence[str]
 ) -> str:
-    """A terminal table: per-case rows, then mean +- sd, median, 95 % CI and counts per target."""
+    """A terminal table: per-case rows, then per target mean, sd, median, 95 % CI bounds, inf/NaN counts."""
     header = ["case", "target", *metrics]
     rows = [[str(r["case"]), str(r["target"]), *(_fmt(m, r[m]) for m in metrics)] for r in records]
     summary_rows = []
@@ -138,10 +138,8 @@ def format_table(
         summary_rows.append(["mean", target, *(_fmt(m, by_metric[m].mean) for m in metrics)])
         summary_rows.append(["sd", target, *(_fmt(m, by_metric[m].sd) for m in metrics)])
         summary_rows.append(["median", target, *(_fmt(m, by_metric[m].median) for m in metrics)])
-        summary_rows.append(
-            ["95% CI", target, *(f"{_fmt(m, by_metric[m].ci95_low)}..{_fmt(m, by_metric[m].ci95_high)}"
-                                 for m in metrics)]
-        )
+        summary_rows.append(["ci95_low", target, *(_fmt(m, by_metric[m].ci95_low) for m in metrics)])
+        summary_rows.append(["ci95_high", target, *(_fmt(m, by_metric[m].ci95_high) for m in metrics)])
         summary_rows.append(
             ["inf/NaN", target, *(f"{by_metric[m].n_inf}/{by_metric[m].n_nan}" for m in metrics)]
         )

@@ -78,5 +78,5 @@ def test_records_per_target_csv_json_and_table():
     assert "left out" in document["nonfinite_policy"]
 
     table = format_table(RECORDS, summaries, ["dice", "hd95"])
-    assert "0.9000" in table and "inf" in table and "95% CI" in table
+    assert "0.9000" in table and "inf" in table and "ci95_low" in table
     assert "inf/NaN" in table
