@@ -102,7 +102,7 @@ def prostate_mri(rng: np.random.Generator) -> Phantom:
 
 def kidney_ct(rng: np.random.Generator) -> Phantom:
     """Contrast CT crop around a kidney: air, fat, muscle, liver, spine; kidney (1) with a tumour (2)."""
-    grid = _grid(rng, (1.4, 1.8), 3.0, (16, 26))
+    grid = _grid(rng, (1.2, 1.6), 3.0, (16, 26))
     coords = grid.coords()
     half_fov = IN_PLANE * grid.spacing[0] / 2
     body_centre = (-0.35 * half_fov, -0.2 * half_fov, 0)
