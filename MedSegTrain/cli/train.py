@@ -1,18 +1,112 @@
-"""`medsegtrain train` (placeholder until its issue lands)."""
+"""`medsegtrain train`: train a recipe on a dataset, one bundle per fold (issue 6)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from MedSegTrain.errors import MedSegError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `train` verb."""
-    parser = sub.add_parser("train", help="train (not yet available)")
+    """Add the `train` verb (no heavy imports here)."""
+    parser = sub.add_parser(
+        "train",
+        help="train segmentation models on a dataset (one bundle per fold)",
+        description="Train on an MSD / nnU-Net folder or CSV manifest. Without --recipe the 'auto' recipe "
+        "plans 2D/3D, patch size, spacing and batch size from the data. Output: OUT/fold_<k>/bundle "
+        "per fold plus logs, curves and checkpoints (see docs/training.md).",
+    )
+    parser.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        metavar="DATASET_DIR",
+        help="dataset folder with dataset.json, or a .csv manifest",
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="OUT_DIR", help="output folder")
+    parser.add_argument(
+        "--recipe",
+        default="auto",
+        metavar="NAME|FILE",
+        help="shipped recipe name (auto, mixup_paper, loss_paper, brats, transfer, ct_cues, ...) "
+        "or a YAML/JSON file (default: auto)",
+    )
+    parser.add_argument(
+        "--fold",
+        default=None,
+        metavar="k|all",
+        help="train only fold k (a separate job per fold on a cluster), or all (default: "
+        "the recipe's split.folds)",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="stop cleanly after this many minutes in total, keeping the best model so far",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a config key, e.g. --set optimizer.lr=3e-4 --set mixup.alpha=0.5 (repeatable)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT_DIR")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--progress", default="bar", choices=("bar", "json", "none"))
     parser.set_defaults(handler=run)
 
 
+def _folds(text: str | None) -> list[int] | str | None:
+    if text is None:
+        return None
+    if text == "all":
+        return "all"
+    try:
+        value = int(text)
+    except ValueError:
+        raise MedSegError(f"--fold '{text}': expected a fold number or 'all'") from None
+    if value < 0:
+        raise MedSegError(f"--fold {value}: fold numbers start at 0")
+    return [value]
+
+
 def run(args: argparse.Namespace) -> int:
-    """Not yet available."""
-    raise MedSegError("'train' is not available in this build yet")
+    """Train and print the bundle paths (JSON 'done' event in --progress json)."""
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise MedSegError(f"--time-budget {args.time_budget:g}: must be a positive number of minutes")
+    from MedSegTrain.progress import Progress
+    from MedSegTrain.training.api import train
+    from MedSegTrain.training.config import parse_overrides
+
+    overrides = parse_overrides(args.overrides)
+    folds = _folds(args.fold)
+    if folds == "all":
+        overrides.setdefault("split", {})["folds"] = "all"
+        folds = None
+    progress = Progress(args.progress)
+    bundles = train(
+        args.data,
+        args.out,
+        recipe=args.recipe,
+        folds=folds,
+        time_budget_minutes=args.time_budget,
+        overrides=overrides,
+        device=args.device,
+        progress=progress,
+        resume=args.resume,
+    )
+    progress.close()
+    if args.progress == "json":
+        progress.emit(
+            "done",
+            outputs={f"bundle_{i}": str(p) for i, p in enumerate(bundles)}
+            | {"summary": str(Path(args.out) / "summary.json")},
+        )
+    else:
+        for path in bundles:
+            print(path)
+    return 0

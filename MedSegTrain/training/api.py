@@ -1,0 +1,405 @@
+"""``MedSegTrain.training.train``: dataset folder in, one model bundle per fold out.
+
+Output layout (``OUT``)::
+
+    OUT/config.json          the resolved recipe (all keys, after planning and overrides)
+    OUT/split.json           the patient-level split (folds + held-out test cases)
+    OUT/cache/               preprocessed arrays, reused by later runs and folds
+    OUT/fold_<k>/bundle/     the model bundle (model.json + fold<k>.safetensors)
+    OUT/fold_<k>/checkpoint/ last.pt (every epoch) and best.pt, for --resume
+    OUT/fold_<k>/log.csv     one row per epoch; curves.png; tensorboard/ (when installed)
+    OUT/fold_<k>/metrics.json  validation metrics, stop reason, data-wait share
+    OUT/summary.json         every fold's metrics and, with a test hold-out, the ensemble's test Dice
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from MedSegTrain.errors import MedSegError
+from MedSegTrain.fileutil import write_json_atomic
+from MedSegTrain.progress import Progress
+from MedSegTrain.training import config as cfgmod
+from MedSegTrain.training.splits import Split, fixed_split, kfold_split, robustness_split, select_folds
+
+BUDGET_RESERVE = 0.03  # share of a fold's time kept for the final validation and the bundle
+
+
+def resolve_device(device: str, local_rank: int = 0) -> Any:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is an error."""
+    import torch
+
+    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise MedSegError(f"--device '{device}': choose auto, cpu or cuda")
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise MedSegError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
+    return torch.device(device if ":" in str(device) else f"cuda:{local_rank}")
+
+
+def build_config(
+    dataset: Any,
+    recipe: str | Path | Mapping[str, Any],
+    overrides: Mapping[str, Any] | None,
+    device_type: str,
+    time_budget_minutes: float | None = None,
+    folds: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """Defaults <- data plan <- recipe <- overrides <- explicit arguments, validated."""
+    from MedSegTrain.training.planning import plan_dataset
+
+    config = cfgmod.defaults()
+    config = cfgmod.merge(config, plan_dataset(dataset, device_type), "auto plan")
+    if not (isinstance(recipe, str) and recipe == "auto"):
+        raw = cfgmod.read_recipe(recipe)
+        config = _reconcile(config, cfgmod.merge(config, raw, f"recipe {raw.get('name', recipe)}"), raw)
+    else:
+        config["name"] = "auto"
+    if overrides:
+        config = _reconcile(config, cfgmod.merge(config, overrides, "--set"), overrides)
+    if time_budget_minutes is not None:
+        config["training"]["time_budget_minutes"] = time_budget_minutes
+    if folds is not None:
+        config["split"]["folds"] = [int(f) for f in folds]
+    return cfgmod.validate(config, "training config")
+
+
+def _reconcile(planned: dict[str, Any], merged: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the planned parts consistent with what a recipe changed.
+
+    A different network without its own ``args`` starts from that network's defaults (the plan's
+    U-Net kernels would not fit it); a changed ``patch.mode`` without a ``patch.size`` takes the
+    plan's in-plane size (rounded to a multiple of 32, as deep 2D networks need) or a 3D patch.
+    """
+    network, patch = dict(given.get("network") or {}), dict(given.get("patch") or {})
+    if "name" in network and network["name"] != planned["network"]["name"] and "args" not in network:
+        merged["network"]["args"] = {}
+    if "mode" in patch and patch["mode"] != planned["patch"]["mode"] and "size" not in patch:
+        size = planned["patch"]["size"]
+        if patch["mode"] == "2d":
+            merged["patch"]["size"] = [max(32, -(-int(s) // 32) * 32) for s in size[-2:]]
+        else:
+            merged["patch"]["size"] = [16, *size[-2:]]
+    return merged
+
+
+def make_split(dataset: Any, config: Mapping[str, Any]) -> Split:
+    """The split the config asks for, seeded by ``config['seed']``."""
+    s = config["split"]
+    ids = [c.case_id for c in dataset.training]
+    rng = np.random.default_rng(int(config["seed"]))
+    if s["kind"] == "fixed":
+        return fixed_split(ids, s["train_fraction"], rng)
+    if s["kind"] == "robustness":
+        from MedSegTrain.io import read_header
+
+        key = {}
+        for case in dataset.training:
+            geometry = read_header(case.images[0]).geometry
+            key[case.case_id] = geometry.size[-1] if s["robustness_key"] == "slices" else geometry.spacing[-1]
+        return robustness_split(ids, s["n_folds"], key)
+    return kfold_split(ids, s["n_folds"], s["test_fraction"], rng)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise MedSegError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _load(data: Path) -> Any:
+    from MedSegTrain.data import load_dataset, validate_dataset
+
+    dataset = load_dataset(Path(data))
+    if not dataset.training:
+        raise MedSegError(f"--data {data}: the dataset lists no training cases")
+    problems = validate_dataset(dataset)
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise MedSegError(f"--data {data}: " + "; ".join(problems[:5]) + more)
+    return dataset
+
+
+def bundle_meta(
+    dataset: Any,
+    config: Mapping[str, Any],
+    fold: int,
+    metrics: Mapping[str, Any],
+    spec_dict: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``model.json`` content for one fold (docs/architecture.md, format_version 1)."""
+    mode = config["patch"]["mode"]
+    patch = list(config["patch"]["size"])
+    return {
+        "format_version": 1,
+        "name": f"{dataset.name} fold {fold}",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "network": {"name": config["network"]["name"], "args": dict(config["network"]["args"])},
+        "input": {"channels": list(dataset.channel_names), "modality": dataset.modality},
+        "labels": dict(dataset.labels),
+        "output": {"activation": "softmax", "regions": None, "region_rebuild": None},
+        "preprocessing": dict(spec_dict),
+        "inference": {
+            "mode": "slices2d" if mode == "2d" else "sliding_window",
+            "patch_size": [1, *patch[-2:]] if mode == "2d" else patch,
+            "overlap": float(config["validation"]["overlap"]),
+        },
+        "training": {"recipe": dict(config), "validation_metrics": dict(metrics)},
+        "members": [
+            {"weights": f"fold{fold}.safetensors", "fold": fold, "validation_metrics": dict(metrics)}
+        ],
+    }
+
+
+def _network_spec(config: dict[str, Any], n_channels: int, n_classes: int) -> dict[str, Any]:
+    args = dict(config["network"]["args"])
+    args.update(
+        spatial_dims=2 if config["patch"]["mode"] == "2d" else 3,
+        in_channels=n_channels,
+        out_channels=n_classes,
+    )
+    if config["loss"]["deep_supervision"]:
+        args.setdefault("deep_supervision", True)
+    config["network"]["args"] = args
+    return {"name": config["network"]["name"], "args": args}
+
+
+def _augmenter(config: Mapping[str, Any]) -> Any:
+    section = config["augmentation"]
+    if not section:
+        return None
+    from MedSegTrain.augment import build_augmentation
+
+    return build_augmentation(dict(section))
+
+
+def train(
+    data: Path,
+    out_dir: Path,
+    recipe: str | Path | dict = "auto",
+    folds: list[int] | None = None,
+    time_budget_minutes: float | None = None,
+    overrides: dict | None = None,
+    device: str = "auto",
+    progress: Progress | None = None,
+    resume: bool = False,
+) -> list[Path]:
+    """Train the folds of ``recipe`` on dataset ``data``; returns one bundle path per fold.
+
+    ``overrides`` is a nested dict (``{"optimizer": {"lr": 3e-4}}``) or dotted keys
+    (``{"optimizer.lr": 3e-4}``). ``time_budget_minutes`` covers the whole call and is shared
+    evenly by the folds still to train. ``resume`` continues from the folds' checkpoints.
+    """
+    import torch
+
+    from MedSegTrain.training.distributed import barrier, from_environment
+    from MedSegTrain.training.engine import FoldJob, FoldTrainer
+
+    started = time.monotonic()
+    progress = progress or Progress("none")
+    out_dir = Path(out_dir)
+    ctx = from_environment(device)
+    dev = resolve_device(device, ctx.local_rank)
+    dataset = _load(Path(data))
+    if ctx.is_main:
+        _check_out_dir(out_dir)
+    config = build_config(dataset, recipe, _nested(overrides), dev.type, time_budget_minutes, folds)
+    if config["training"]["threads"]:
+        torch.set_num_threads(int(config["training"]["threads"]))
+    split = make_split(dataset, config)
+    chosen = select_folds(split, config["split"]["folds"])
+    if not resume:
+        for fold in chosen:
+            if (out_dir / f"fold_{fold.index}" / "checkpoint").exists():
+                raise MedSegError(
+                    f"--out {out_dir}: fold {fold.index} already has a training run there; "
+                    "pass --resume to continue it, or choose an empty --out"
+                )
+    network = _network_spec(config, dataset.n_channels, len(dataset.labels))
+    if ctx.is_main:
+        write_json_atomic(out_dir / "config.json", config)
+        write_json_atomic(out_dir / "split.json", split.to_dict())
+    from MedSegTrain.preprocessing.pipeline import PreprocessingSpec
+    from MedSegTrain.training.loader import prepare_cases
+
+    spec = PreprocessingSpec.from_dict(config["preprocessing"])
+    needed = sorted({c for f in chosen for c in (*f.train, *f.val)})
+    by_id = {c.case_id: c for c in dataset.training}
+    if ctx.is_main:
+        progress.log(
+            f"{dataset.name}: {len(dataset.training)} cases; recipe '{config['name']}'; "
+            f"{config['patch']['mode']} patches {config['patch']['size']} x "
+            f"{config['patch']['batch_size']}; device {dev}; folds {[f.index for f in chosen]}"
+        )
+        if config["description"]:
+            progress.log(config["description"])
+        prepare_cases(
+            [by_id[c] for c in needed], spec, out_dir / "cache", dataset.label_values, progress=progress
+        )
+    barrier(ctx)
+    cached = prepare_cases([by_id[c] for c in needed], spec, out_dir / "cache", dataset.label_values)
+    labels_by_value = {int(v): name for name, v in dataset.labels.items()}
+    class_names = {i: labels_by_value[v] for i, v in enumerate(sorted(labels_by_value))}
+    budget_s = (
+        None
+        if config["training"]["time_budget_minutes"] is None
+        else 60.0 * float(config["training"]["time_budget_minutes"])
+    )
+    init, freeze = _transfer(config)
+    bundles, results, models = [], {}, []
+    for n_done, fold in enumerate(chosen):
+        fold_dir = out_dir / f"fold_{fold.index}"
+        fold_budget = None
+        if budget_s is not None:
+            left = budget_s - (time.monotonic() - started)
+            fold_budget = max(left / (len(chosen) - n_done), 1.0) * (1.0 - BUDGET_RESERVE)
+        job = FoldJob(
+            config=config,
+            fold=fold.index,
+            network=network,
+            train_cases=[cached[c] for c in fold.train],
+            val_cases=[cached[c] for c in fold.val],
+            class_names=class_names,
+            out_dir=fold_dir,
+            device=dev,
+            ctx=ctx,
+            progress=progress,
+            time_budget_s=fold_budget,
+            resume=resume,
+            init_weights=init,
+            freeze=freeze,
+            augmenter=_augmenter(config),
+        )
+        result = FoldTrainer(job).run()
+        if config["filtering"]["enabled"]:
+            result = _filter_and_retrain(job, result, config, progress)
+        if ctx.is_main:
+            bundles.append(_write_fold(dataset, config, spec, fold_dir, result))
+            results[fold.index] = _fold_summary(result)
+            models.append(_model(network, result.weights, dev))
+            progress.log(
+                f"fold {fold.index}: validation Dice {result.metrics.get('dice', float('nan')):.4f} "
+                f"({result.stop_reason}, {result.epochs_done} epochs, {result.seconds / 60:.1f} min)"
+            )
+        else:
+            bundles.append(fold_dir / "bundle")
+    if ctx.is_main:
+        summary: dict[str, Any] = {"recipe": config["name"], "folds": results, "test_cases": list(split.test)}
+        if split.test and config["validation"]["evaluate_test"]:
+            from MedSegTrain.training.heldout import evaluate_ensemble
+
+            summary["test"] = evaluate_ensemble(
+                models,
+                spec,
+                [dataset.case(c) for c in split.test],
+                dataset.label_values,
+                {int(v): n for n, v in dataset.labels.items()},
+                config["patch"]["size"],
+                config["patch"]["mode"],
+                dev,
+                config["validation"]["overlap"],
+                progress,
+            )
+            progress.log(
+                f"held-out test ({len(split.test)} cases), ensemble of {len(bundles)} fold(s): "
+                f"mean Dice {summary['test']['dice']:.4f}"
+            )
+        write_json_atomic(out_dir / "summary.json", summary)
+    barrier(ctx)
+    return bundles
+
+
+def _model(network: Mapping[str, Any], weights: Mapping[str, Any], device: Any) -> Any:
+    from MedSegTrain.networks import get_network
+
+    model = get_network(network["name"], **network["args"])
+    model.load_state_dict(dict(weights))
+    return model.to(device).eval()
+
+
+def _nested(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        cfgmod.set_path(out, str(key), value)
+    return out
+
+
+def _filter_and_retrain(job: Any, result: Any, config: Mapping[str, Any], progress: Progress) -> Any:
+    """B9: score every training case with the fold's final model, flag outliers, optionally retrain."""
+    from dataclasses import replace
+
+    from MedSegTrain.training.engine import FoldTrainer
+    from MedSegTrain.training.filtering import case_losses, flag_outliers
+    from MedSegTrain.training.objective import build_objective
+
+    model = _model(job.network, result.weights, job.device)
+    loss_fn = build_objective({**config["loss"], "deep_supervision": False})
+    losses = case_losses(
+        model,
+        job.train_cases,
+        loss_fn,
+        config["patch"]["size"],
+        config["patch"]["mode"],
+        job.device,
+        config["validation"]["overlap"],
+    )
+    flagged = flag_outliers(losses, config["filtering"]["z_threshold"])
+    report = {
+        "losses": losses,
+        "flagged": flagged,
+        "z_threshold": config["filtering"]["z_threshold"],
+        "retrained": bool(flagged and config["filtering"]["retrain"]),
+    }
+    if job.ctx.is_main:
+        write_json_atomic(Path(job.out_dir) / "filtering.json", report)
+        progress.log(
+            f"fold {job.fold}: {len(flagged)} training case(s) with outlier loss: "
+            f"{', '.join(flagged) or 'none'}"
+        )
+    if not report["retrained"]:
+        return result
+    kept = [c for c in job.train_cases if c.case_id not in set(flagged)]
+    retrain = replace(
+        job, train_cases=kept, out_dir=Path(job.out_dir) / "filtered", time_budget_s=job.time_budget_s
+    )
+    return FoldTrainer(retrain).run()
+
+
+def _transfer(config: Mapping[str, Any]) -> tuple[Any, Any]:
+    source = config["transfer"]["init_bundle"]
+    if not source:
+        return None, None
+    from MedSegTrain.training.transfer import encoder_freezer, initial_weights
+
+    return initial_weights(Path(source)), encoder_freezer() if config["transfer"]["freeze_encoder"] else None
+
+
+def _write_fold(dataset: Any, config: Mapping[str, Any], spec: Any, fold_dir: Path, result: Any) -> Path:
+    from MedSegTrain.bundle import save_bundle
+
+    meta = bundle_meta(dataset, config, result.fold, result.metrics, spec.to_dict())
+    path = fold_dir / "bundle"
+    save_bundle(path, meta, [result.weights])
+    write_json_atomic(fold_dir / "metrics.json", _fold_summary(result))
+    return path
+
+
+def _fold_summary(result: Any) -> dict[str, Any]:
+    return {
+        "validation": result.metrics,
+        "stop_reason": result.stop_reason,
+        "epochs": result.epochs_done,
+        "minutes": round(result.seconds / 60, 2),
+        "data_wait_fraction": round(result.data_wait_fraction, 4),
+    }
