@@ -123,7 +123,7 @@ class Augmenter:
         entries: list[dict[str, Any]] = []
         for step in self.transforms:
             if isinstance(step, SpatialResample):
-                entries.extend(part.options() for part in (step.affine, step.elastic) if part is not None)
+                entries.extend(part.options() for part in step.parts())
             else:
                 entries.append(step.options())
         return {"batch_probability": self.batch_probability, "transforms": entries}
@@ -155,7 +155,7 @@ def build_augmentation(config: Mapping[str, Any] | str | None) -> Augmenter:
 
 
 def _build_steps(entries: list[Any]) -> list[Transform]:
-    steps: list[Transform] = []
+    steps: list[Transform | None] = []
     seen: set[str] = set()
     parts: dict[str, Transform] = {}
     spatial_position: int | None = None
@@ -185,8 +185,22 @@ def _build_steps(entries: list[Any]) -> list[Transform]:
         affine, elastic = parts.get("affine"), parts.get("elastic")
         assert affine is None or isinstance(affine, Affine)
         assert elastic is None or isinstance(elastic, Elastic)
-        steps[spatial_position] = SpatialResample(affine, elastic)
+        steps[spatial_position] = _fuse_adjacent_flip(steps, spatial_position, affine, elastic)
+        steps = [step for step in steps if step is not None]
     return steps
+
+
+def _fuse_adjacent_flip(
+    steps: list[Transform | None], position: int, affine: Affine | None, elastic: Elastic | None
+) -> SpatialResample:
+    """Fold a flip listed right before or after the resampling into it (see SpatialResample)."""
+    if position > 0 and isinstance(steps[position - 1], Flip):
+        flip, steps[position - 1] = steps[position - 1], None
+        return SpatialResample(affine, elastic, flip, flip_first=True)
+    if position + 1 < len(steps) and isinstance(steps[position + 1], Flip):
+        flip, steps[position + 1] = steps[position + 1], None
+        return SpatialResample(affine, elastic, flip, flip_first=False)
+    return SpatialResample(affine, elastic)
 
 
 def _check_batch(images: torch.Tensor, labels: Labels) -> None:

@@ -56,14 +56,17 @@ class Flip(Transform):
     def apply(
         self, images: torch.Tensor, labels: torch.Tensor | None, params: Params
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        for column, axis in enumerate(params["axes"].tolist()):
-            chosen = params["flips"][:, column]
-            if not bool(chosen.any()):
+        axes = params["axes"].tolist()
+        flips = params["flips"].cpu()
+        # One torch.flip per distinct pattern of flipped axes (at most 2**dims of them).
+        for pattern in torch.unique(flips, dim=0):
+            dims = [2 + axis for axis, on in zip(axes, pattern.tolist(), strict=True) if on]
+            if not dims:
                 continue
-            index = applied_indices(chosen)
-            images = _flip_samples(images, index, axis + 2)
+            index = applied_indices((flips == pattern).all(dim=1))
+            images = _flip_samples(images, index, dims)
             if labels is not None:
-                labels = _flip_samples(labels, index, axis + 2)
+                labels = _flip_samples(labels, index, dims)
         return images, labels
 
 
@@ -211,47 +214,75 @@ class Elastic(Transform):
 
 
 class SpatialResample(Transform):
-    """Affine and elastic fused into one sampling grid and one ``grid_sample`` for the batch."""
+    """Affine and elastic fused into one sampling grid and one ``grid_sample`` for the batch.
+
+    A flip listed right before (``flip_first``) or right after the affine/elastic entries is
+    folded in too: a sample that is resampled anyway gets its mirror as a sign in the same grid
+    (an exact mirror of voxel centres, no extra interpolation), while a sample that is only
+    flipped is flipped exactly with ``torch.flip``. The result equals running the steps one
+    after the other, with one resampling instead of a copy per flip.
+    """
 
     name = "spatial"
 
-    def __init__(self, affine: Affine | None, elastic: Elastic | None) -> None:
+    def __init__(
+        self,
+        affine: Affine | None,
+        elastic: Elastic | None,
+        flip: Flip | None = None,
+        flip_first: bool = True,
+    ) -> None:
         super().__init__(1.0)
         self.affine = affine
         self.elastic = elastic
-        parts = [part for part in (affine, elastic) if part is not None]
-        paddings = {part.padding for part in parts}
+        self.flip = flip
+        self.flip_first = flip_first
+        paddings = {part.padding for part in (affine, elastic) if part is not None}
         if len(paddings) > 1:
             raise MedSegError(
                 f"augmentation affine and elastic must use the same padding, got {sorted(paddings)}"
             )
         self.padding = paddings.pop() if paddings else "zeros"
 
+    def parts(self) -> list[Transform]:
+        """The configured transforms in their listed order."""
+        resampling = [part for part in (self.affine, self.elastic) if part is not None]
+        if self.flip is None:
+            return resampling
+        return [self.flip, *resampling] if self.flip_first else [*resampling, self.flip]
+
     def options(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "parts": [part.options() for part in (self.affine, self.elastic) if part is not None],
-        }
+        return {"name": self.name, "parts": [part.options() for part in self.parts()]}
 
     def sample(self, shape: torch.Size, generator: torch.Generator, device: torch.device) -> Params:
         params: Params = {}
         applied = torch.zeros(shape[0], dtype=torch.bool, device=device)
-        for prefix, part in (("affine", self.affine), ("elastic", self.elastic)):
-            if part is not None:
-                drawn = part.sample(shape, generator, device)
-                applied = applied | drawn["applied"]
-                params.update({f"{prefix}.{key}": value for key, value in drawn.items()})
+        for part in self.parts():
+            drawn = part.sample(shape, generator, device)
+            applied = applied | drawn["applied"]
+            params.update({f"{part.name}.{key}": value for key, value in drawn.items()})
         params["applied"] = applied
         return params
 
     def apply(
         self, images: torch.Tensor, labels: torch.Tensor | None, params: Params
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if not bool(params["applied"].any()):
+        n, spatial = images.shape[0], tuple(images.shape[2:])
+        no = torch.zeros(n, dtype=torch.bool, device=images.device)
+        resampled = params.get("affine.applied", no) | params.get("elastic.applied", no)
+        if "flip.applied" in params:
+            only_flipped = params["flip.flips"] & ~resampled.view(-1, 1)
+            if bool(only_flipped.any()):
+                exact = {
+                    "applied": only_flipped.any(dim=1),
+                    "axes": params["flip.axes"],
+                    "flips": only_flipped,
+                }
+                images, labels = Flip().apply(images, labels, exact)
+        if not bool(resampled.any()):
             return images, labels
-        index = applied_indices(params["applied"])
-        spatial = tuple(images.shape[2:])
-        matrix, offset = _identity_affine(params["applied"].shape[0], len(spatial), images.device)
+        index = applied_indices(resampled)
+        matrix, offset = _identity_affine(n, len(spatial), images.device)
         if "affine.applied" in params:
             on = params["affine.applied"]
             affine_matrix, affine_offset = affine_parameters(
@@ -259,16 +290,54 @@ class SpatialResample(Transform):
             )
             matrix = torch.where(on.view(-1, 1, 1), affine_matrix, matrix)
             offset = torch.where(on.view(-1, 1), affine_offset, offset)
+        displacement = None
+        if "elastic.applied" in params:
+            on = params["elastic.applied"].view(-1, *([1] * (len(spatial) + 1)))
+            displacement = params["elastic.displacement"] * on
+        if "flip.applied" in params:
+            matrix, offset, displacement = _fold_flips(
+                params["flip.flips"], params["flip.axes"], matrix, offset, displacement, self.flip_first
+            )
         if index is not None:
             matrix, offset = matrix[index], offset[index]
+            displacement = None if displacement is None else displacement[index]
         grid = sampling_grid(matrix, offset, spatial)
-        if "elastic.applied" in params:
-            on = params["elastic.applied"]
-            displacement = params["elastic.displacement"] * on.view(-1, *([1] * (len(spatial) + 1)))
-            if index is not None:
-                displacement = displacement[index]
+        if displacement is not None:
             grid = grid + elastic_field(displacement, spatial)
         return _resample_subset(images, labels, grid, index, self.padding)
+
+
+def _fold_flips(
+    flips: torch.Tensor,
+    axes: torch.Tensor,
+    matrix: torch.Tensor,
+    offset: torch.Tensor,
+    displacement: torch.Tensor | None,
+    flip_first: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Compose per-sample mirrors ``F`` (``v -> -v`` on flipped axes) with ``v_in = A v + b + d(v)``.
+
+    Flip before the resampling: ``v_in = F (A v + b + d(v))``; after it: ``v_in = A F v + b + d(F v)``.
+    """
+    n, dims = matrix.shape[0], matrix.shape[1]
+    sign = torch.ones(n, dims, device=matrix.device)
+    for column, axis in enumerate(axes.tolist()):
+        sign[:, axis] = torch.where(flips[:, column].to(matrix.device), -1.0, 1.0)
+    if flip_first:
+        matrix, offset = matrix * sign.unsqueeze(2), offset * sign
+        if displacement is not None:
+            displacement = displacement * sign.view(n, dims, *([1] * dims))
+        return matrix, offset, displacement
+    matrix = matrix * sign.unsqueeze(1)
+    if displacement is not None:
+        # Cubic interpolation on a grid whose ends sit on the image's ends is mirror-symmetric,
+        # so d(F v) is the control grid mirrored along the flipped axes.
+        displacement = displacement.clone()
+        for sample in range(n):
+            mirrored = [2 + axis for axis in range(dims) if sign[sample, axis] < 0]
+            if mirrored:
+                displacement[sample] = displacement[sample].flip([dim - 1 for dim in mirrored])
+    return matrix, offset, displacement
 
 
 def affine_parameters(
@@ -302,24 +371,24 @@ def rotation_matrices(angles_deg: torch.Tensor, dims: int) -> torch.Tensor:
 def sampling_grid(matrix: torch.Tensor, offset: torch.Tensor, spatial: tuple[int, ...]) -> torch.Tensor:
     """``grid_sample`` grid (N, *spatial, dims), last axis in (x, y[, z]) order, align_corners=False.
 
-    Built by broadcasting one small per-axis term at a time (much faster than
-    ``F.affine_grid``, which multiplies a full homogeneous base grid).
     Normalised coordinate of input voxel ``p`` on an axis of size ``s``: ``2 (p - (s-1)/2) / s``.
+    The affine is separable into one small term per output axis, so the grid is their
+    broadcast sum: a single pass over the full grid (``F.affine_grid`` multiplies a full
+    homogeneous base grid and is several times slower).
     """
     n, dims = matrix.shape[0], len(spatial)
     device = matrix.device
-    centred = [torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2 for size in spatial]
-    grid = torch.empty((n, *spatial, dims), dtype=torch.float32, device=device)
-    for component, axis in enumerate(reversed(range(dims))):
-        scale = 2.0 / spatial[axis]
-        total = (offset[:, axis] * scale).view(n, *([1] * dims))
-        for source in range(dims):
-            view = [n] + [1] * dims
-            view[1 + source] = spatial[source]
-            term = (matrix[:, axis, source] * scale).view(n, 1) * centred[source].view(1, -1)
-            total = total + term.view(view)
-        grid[..., component] = total
-    return grid
+    to_grid = torch.tensor([2.0 / size for size in spatial], device=device)
+    # Rows of the matrix in grid units, reordered to grid components (x, y[, z]).
+    coefficients = (matrix * to_grid.view(1, dims, 1)).flip(1)
+    total = (offset * to_grid).flip(1).view(n, *([1] * dims), dims)
+    for axis, size in enumerate(spatial):
+        centred = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
+        term = centred.view(1, size, 1) * coefficients[:, :, axis].view(n, 1, dims)
+        view = [n] + [1] * dims + [dims]
+        view[1 + axis] = size
+        total = total + term.view(view)
+    return total
 
 
 def elastic_field(displacement: torch.Tensor, spatial: tuple[int, ...]) -> torch.Tensor:
@@ -371,10 +440,11 @@ def _resample_subset(
     return images, labels
 
 
-def _flip_samples(batch: torch.Tensor, index: torch.Tensor | None, dim: int) -> torch.Tensor:
+def _flip_samples(batch: torch.Tensor, index: torch.Tensor | None, dims: list[int]) -> torch.Tensor:
     if index is None:
-        return batch.flip(dim)
-    batch[index] = batch[index].flip(dim)
+        return batch.flip(dims)
+    index = index.to(batch.device)
+    batch[index] = batch[index].flip(dims)
     return batch
 
 

@@ -216,6 +216,36 @@ def test_affine_and_elastic_fuse_into_one_resampling():
     assert_close(out, alone, atol=1e-5)
 
 
+@pytest.mark.parametrize("flip_first", [True, False])
+@pytest.mark.parametrize("with_elastic", [False, True])
+def test_flip_folded_into_the_resampling_equals_running_the_steps_in_turn(flip_first, with_elastic):
+    generator = torch.Generator().manual_seed(10)
+    images = torch.randn(6, 2, 7, 9, 10, generator=generator)
+    labels = torch.randint(0, 3, (6, 1, 7, 9, 10), generator=generator)
+    flip = Flip(p=0.6)
+    affine = Affine(p=0.6, rotate=[25.0], scale=(0.8, 1.2), translate=[0.1])
+    elastic = Elastic(p=0.6, control_points=4, max_displacement=[1.5]) if with_elastic else None
+    fused = SpatialResample(affine, elastic, flip, flip_first=flip_first)
+    params = fused.sample(images.shape, generator, images.device)
+    out, out_labels = fused.apply(images.clone(), labels.clone(), params)
+
+    flip_params = {key[5:]: value for key, value in params.items() if key.startswith("flip.")}
+    resample_params = {key: value for key, value in params.items() if not key.startswith("flip.")}
+    resample_params["applied"] = params["affine.applied"] | params.get(
+        "elastic.applied", params["affine.applied"]
+    )
+    resample = SpatialResample(affine, elastic)
+    steps = [(flip, flip_params), (resample, resample_params)]
+    expected, expected_labels = images.clone(), labels.clone()
+    for step, step_params in steps if flip_first else steps[::-1]:
+        expected, expected_labels = step.apply(expected, expected_labels, step_params)
+    assert_close(out, expected, atol=1e-4)
+    mismatched = (out_labels != expected_labels).float().mean().item()
+    assert mismatched < 1e-3  # nearest neighbour may round a few exact ties differently
+    only_flipped = ~resample_params["applied"] & params["flip.applied"]
+    assert only_flipped.any() and torch.equal(out[only_flipped], expected[only_flipped])
+
+
 def test_sampled_affine_parameters_stay_in_their_ranges():
     generator = torch.Generator().manual_seed(9)
     affine = Affine(p=0.5, rotate=[16.0, 0.0, 0.0], scale=(0.5, 1.5), translate=[0.1])
