@@ -1,18 +1,145 @@
-"""`medsegtrain predict` (placeholder until its issue lands)."""
+"""``medsegtrain predict``: segment images with one or more model bundles (issue 7).
+
+One case: ``--input`` once per channel (or one 4D file, or a DICOM folder) and ``--output FILE``.
+A folder of cases (nnU-Net ``CASE_0000.nii.gz`` ... or one file per single-channel case):
+``--input DIR --output DIR`` (``--probabilities`` / ``--uncertainty`` then name folders too).
+Every bundle is checked against the input before any work; the label map has exactly the
+input's geometry; every file is written atomically. ``--progress json`` speaks the line
+protocol of :mod:`MedSegTrain.progress` and ends with a ``done`` event naming the outputs.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from MedSegTrain.errors import MedSegError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `predict` verb."""
-    parser = sub.add_parser("predict", help="predict (not yet available)")
+    """Add the `predict` verb (imports nothing heavy)."""
+    parser = sub.add_parser(
+        "predict", help="segment images with model bundles (ensembles, TTA, uncertainty)",
+        description="Segment CT/MRI images with one or more model bundles: every member of every "
+                    "bundle is averaged, optionally over test-time augmentations; the label map "
+                    "keeps the input's geometry exactly.")
+    parser.add_argument("--bundle", action="append", required=True, metavar="B",
+                        help="model bundle folder or .zip (repeat to ensemble several bundles)")
+    parser.add_argument("--input", action="append", required=True, metavar="FILE|DIR",
+                        help="image file (repeat once per channel, in the bundle's channel order), "
+                             "a 4D multi-channel file, a DICOM series folder, or a folder of cases")
+    parser.add_argument("--output", required=True, metavar="FILE|DIR",
+                        help="label map file (.nii.gz, .nrrd, .mha ...), or a folder for a folder of cases")
+    parser.add_argument("--tta", type=int, default=0, metavar="N",
+                        help="test-time augmentation variants: 0 = none, up to 16 (flips and in-plane "
+                             "rotations, BraTS B8); default 0")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
+    parser.add_argument("--probabilities", metavar="FILE|DIR",
+                        help="also write the averaged probabilities (one component per output channel)")
+    parser.add_argument("--uncertainty", metavar="FILE|DIR", help="also write a per-voxel uncertainty map")
+    parser.add_argument("--uncertainty-measure", choices=("entropy", "variance"), default="entropy",
+                        help="entropy of the averaged probabilities (default) or variance across "
+                             "members and TTA variants")
+    parser.add_argument("--largest-component", action="store_true",
+                        help="keep only the largest connected component of each label")
+    parser.add_argument("--overlap", type=float, metavar="F",
+                        help="sliding-window overlap in [0, 1) (default: each bundle's own, usually 0.5)")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="N",
+                        help="windows x variants per forward pass (default 8)")
+    parser.add_argument("--precision", choices=("auto", "float32", "float16", "bfloat16"), default="auto",
+                        help="auto = float32; float16/bfloat16 autocast on CUDA only")
+    parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
+                        help="progress display: bar for people, json lines for the Slicer module")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not yet available."""
-    raise MedSegError("'predict' is not available in this build yet")
+    """Check everything, then segment each case and write its outputs."""
+    from MedSegTrain.bundle import load_bundle
+    from MedSegTrain.inference.ensemble import check_ensemble
+    from MedSegTrain.inference.inputs import resolve_inputs
+    from MedSegTrain.inference.tta import tta_variants
+    from MedSegTrain.inference.uncertainty import check_measure
+    from MedSegTrain.progress import Progress
+
+    tta_variants(args.tta)
+    check_measure(args.uncertainty_measure)
+    if args.batch_size < 1:
+        raise MedSegError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.overlap is not None and not 0 <= args.overlap < 1:
+        raise MedSegError(f"--overlap must be in [0, 1), got {args.overlap}")
+    cases, is_folder = resolve_inputs(args.input)
+    bundles = [load_bundle(Path(b)) for b in args.bundle]
+    for n_channels in sorted({case.n_channels for case in cases}):
+        check_ensemble(bundles, n_channels, args.overlap)
+    targets = _targets(args, cases, is_folder)
+
+    progress = Progress(args.progress)
+    outputs: dict[str, str] = {}
+    if is_folder:
+        outputs.update({kind: str(Path(value)) for kind, value in _options(args).items() if value})
+    for index, case in enumerate(cases, start=1):
+        if len(cases) > 1:
+            progress.log(f"case {index}/{len(cases)}: {case.case_id}")
+        _predict_case(args, bundles, case, targets[case.case_id], progress)
+        for kind, path in targets[case.case_id].items():
+            outputs[f"{kind}/{case.case_id}" if is_folder else kind] = str(path)
+    progress.close()
+    progress.log("wrote " + ", ".join(p for k, p in outputs.items() if "/" not in k))
+    progress.emit("done", outputs=outputs)
+    return 0
+
+
+def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[str, Path], progress) -> None:
+    from MedSegTrain.inference.outputs import write_probabilities
+    from MedSegTrain.inference.predictor import predict_volume
+    from MedSegTrain.io import write_image
+
+    channels = case.read()
+    prediction = predict_volume(
+        bundles, channels, tta=args.tta, device=args.device, progress=progress,
+        probabilities="probabilities" in target,
+        uncertainty=args.uncertainty_measure if "uncertainty" in target else None,
+        largest_component=args.largest_component, overlap=args.overlap,
+        batch_size=args.batch_size, precision=args.precision)
+    write_image(prediction.label, target["label"])
+    if prediction.probabilities is not None:
+        write_probabilities(prediction.probabilities, channels[0], target["probabilities"])
+    if prediction.uncertainty is not None:
+        write_image(prediction.uncertainty, target["uncertainty"])
+
+
+def _targets(args: argparse.Namespace, cases: list, is_folder: bool) -> dict[str, dict[str, Path]]:
+    """Output paths per case, checked before any work (never an input file)."""
+    from MedSegTrain.inference.outputs import check_output_path
+
+    flags = {"label": "--output", "probabilities": "--probabilities", "uncertainty": "--uncertainty"}
+    inputs = {p.resolve() for case in cases for p in case.paths}
+    targets: dict[str, dict[str, Path]] = {}
+    for case in cases:
+        paths: dict[str, Path] = {}
+        for kind, value in _options(args).items():
+            option = flags[kind]
+            if not value:
+                continue
+            if is_folder:
+                folder = Path(value)
+                if folder.exists() and not folder.is_dir():
+                    raise MedSegError(f"{option} {folder}: --input is a folder of cases, so this must be "
+                                      "a folder too, but it is a file")
+                suffix = case.suffix if case.suffix not in (".nhdr", ".mhd") else ".nii.gz"
+                paths[kind] = folder / f"{case.case_id}{suffix}"
+            else:
+                paths[kind] = check_output_path(Path(value), option)
+            if paths[kind].resolve() in inputs:
+                raise MedSegError(f"{option} {paths[kind]}: would overwrite an input image")
+        targets[case.case_id] = paths
+    chosen = [p for t in targets.values() for p in t.values()]
+    if len({p.resolve() for p in chosen}) != len(chosen):
+        raise MedSegError("--output/--probabilities/--uncertainty: two outputs would go to the same file")
+    return targets
+
+
+def _options(args: argparse.Namespace) -> dict[str, str | None]:
+    """The requested outputs by kind (label, probabilities, uncertainty)."""
+    return {"label": args.output, "probabilities": args.probabilities, "uncertainty": args.uncertainty}

@@ -1,0 +1,177 @@
+"""``predict_volume``: bundles + an image -> label map on exactly the input's grid.
+
+The order of work: load and check every bundle against the input (refusing a misfit before any
+work), replay each bundle group's preprocessing, plan one window grid per group, run all its
+members x TTA variants through :func:`~MedSegTrain.inference.runner.run_ensemble`, restore the
+probabilities onto the input grid, average over groups (each member counts once), decode the
+label map (argmax / threshold 0.5 + region rebuild), and optionally keep the largest component
+and compute an uncertainty map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from MedSegTrain.errors import MedSegError
+from MedSegTrain.inference.decoding import OutputSpec
+from MedSegTrain.inference.ensemble import BundleGroup, check_ensemble, group_bundles, weighted_average
+from MedSegTrain.inference.members import SliceWise, resolve_device
+from MedSegTrain.inference.postprocess import keep_largest_component
+from MedSegTrain.inference.runner import Precision, count_steps, run_ensemble
+from MedSegTrain.inference.sliding_window import WindowPlan, plan_windows
+from MedSegTrain.inference.tta import tta_variants
+from MedSegTrain.inference.uncertainty import check_measure, entropy_map, variance_map
+from MedSegTrain.io import Volume
+from MedSegTrain.progress import Progress
+
+PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+
+
+@dataclass
+class Prediction:
+    """The result of :func:`predict_volume`, everything on the input's grid.
+
+    ``probabilities`` ``(K, z, y, x)`` float32 (channel meanings in ``channel_names``) when
+    asked for; ``uncertainty`` a float32 volume when a measure was asked for.
+    """
+
+    label: Volume
+    probabilities: np.ndarray | None
+    uncertainty: Volume | None
+    channel_names: list[str]
+    n_predictions: int
+
+
+@dataclass
+class _PreparedGroup:
+    group: BundleGroup
+    spec: Any
+    prepared: Any
+    plan: WindowPlan
+
+
+def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int = 0,
+                   device: str = "auto", progress: Progress | None = None, *,
+                   probabilities: bool = False, uncertainty: str | None = None,
+                   largest_component: bool = False, overlap: float | None = None,
+                   batch_size: int = 8, precision: str = "auto",
+                   channels_last: bool = False) -> Prediction:
+    """Segment ``channels`` (one co-registered :class:`Volume` per input channel) with ``bundles``.
+
+    ``bundles``: :class:`MedSegTrain.bundle.ModelBundle` objects or paths to them; all their
+    members are averaged. ``tta``: number of test-time variants (0 = none, up to 16, B8).
+    ``overlap`` overrides the bundles' sliding-window overlap (L3). ``uncertainty``:
+    ``"entropy"`` or ``"variance"`` (see :mod:`MedSegTrain.inference.uncertainty`).
+    ``batch_size``: (window, variant) samples per forward call.
+    """
+    check_measure(uncertainty)
+    volumes = _check_channels(channels)
+    loaded = [_load(b) for b in bundles]
+    output = check_ensemble(loaded, len(volumes), overlap)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise MedSegError(f"--batch-size must be a whole number >= 1, got {batch_size!r}")
+    groups = group_bundles(loaded, overlap)
+    variants_3d = tta_variants(tta)
+    torch_device = resolve_device(device)
+    chosen = _precision(precision, torch_device)
+    progress = progress or Progress("none")
+
+    prepared = [_prepare(group, volumes) for group in groups]
+    variants = {id(p): tta_variants(tta, in_plane_only=True) if p.group.settings.mode == "slices2d"
+                else variants_3d for p in prepared}
+    total = sum(count_steps(p.plan, p.group.n_members, len(variants[id(p)]), batch_size) for p in prepared)
+    progress.task("predict", total)
+    means: list[tuple[np.ndarray, int]] = []
+    seconds: list[tuple[np.ndarray, int]] = []
+    for item in prepared:
+        members = _build_members(item.group, torch_device)
+        image = torch.from_numpy(item.prepared.array).to(torch_device)
+        result = run_ensemble(image, members, item.plan, variants[id(item)], output.activation,  # type: ignore[arg-type]
+                              batch_size=batch_size, second_moment=uncertainty == "variance",
+                              precision=chosen, channels_last=channels_last,
+                              on_step=lambda n: progress.advance(n, message="windows"))
+        del members
+        fill = output.background_fill
+        restored = item.spec.restore(result.mean.cpu().numpy(), item.prepared, fill)
+        means.append((restored, result.n_predictions))
+        if result.second_moment is not None:
+            seconds.append((item.spec.restore(result.second_moment.cpu().numpy(), item.prepared, fill),
+                            result.n_predictions))
+    progress.close()
+    mean = weighted_average(means)
+    labels = output.decode(mean)
+    if largest_component:
+        labels = keep_largest_component(labels)
+    reference = volumes[0]
+    uncertainty_volume = None
+    if uncertainty == "entropy":
+        uncertainty_volume = reference.with_array(entropy_map(mean, output.activation))
+    elif uncertainty == "variance":
+        uncertainty_volume = reference.with_array(variance_map(mean, weighted_average(seconds)))
+    return Prediction(reference.with_array(labels), mean if probabilities else None, uncertainty_volume,
+                      output.channel_names, sum(n for _m, n in means))
+
+
+def _load(bundle: Any) -> Any:
+    if isinstance(bundle, (str, Path)):
+        from MedSegTrain.bundle import load_bundle
+
+        return load_bundle(Path(bundle))
+    return bundle
+
+
+def _check_channels(channels: Sequence[Volume]) -> list[Volume]:
+    volumes = list(channels)
+    if not volumes:
+        raise MedSegError("--input: give at least one image (one per input channel)")
+    for i, volume in enumerate(volumes):
+        if not isinstance(volume, Volume):
+            raise MedSegError(f"input channel {i}: expected a Volume, got {type(volume).__name__}")
+        if volume.ndim != 3:
+            raise MedSegError(f"input channel {i}: predict needs 3D images, got a {volume.ndim}D image")
+    shape = volumes[0].array.shape
+    for i, volume in enumerate(volumes[1:], start=1):
+        if volume.array.shape != shape:
+            raise MedSegError(f"input channel {i}: its size {volume.geometry.size} differs from channel 0's "
+                              f"{volumes[0].geometry.size}; channels must be co-registered on one grid")
+    return volumes
+
+
+def _precision(precision: str, device: torch.device) -> Precision:
+    if precision not in PRECISIONS:
+        raise MedSegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "float32"
+    if precision != "float32" and device.type != "cuda":
+        raise MedSegError(f"--precision {precision} is only offered on CUDA; on {device.type} use float32")
+    return precision  # type: ignore[return-value]
+
+
+def _prepare(group: BundleGroup, volumes: list[Volume]) -> _PreparedGroup:
+    from MedSegTrain.preprocessing.pipeline import PreprocessingSpec
+
+    spec = PreprocessingSpec.from_dict(group.preprocessing)
+    prepared = spec.prepare_image(volumes)
+    s = group.settings
+    plan = plan_windows(prepared.array.shape[1:], s.mode, s.patch_size, s.overlap)
+    return _PreparedGroup(group, spec, prepared, plan)
+
+
+def _build_members(group: BundleGroup, device: torch.device) -> list[torch.nn.Module]:
+    members: list[torch.nn.Module] = []
+    for bundle in group.bundles:
+        for i in range(bundle.n_members):
+            member = bundle.build_member(i, device=str(device)).eval()
+            members.append(SliceWise(member) if group.settings.spatial_dims == 2 else member)
+    return members
+
+
+def output_spec(bundle: Any) -> OutputSpec:
+    """The output declaration of one bundle (label names/values, activation, regions)."""
+    return OutputSpec.from_meta(_load(bundle).meta, str(getattr(bundle, "path", bundle)))

@@ -1,0 +1,161 @@
+"""`medsegtrain predict`: label maps with exactly the input's geometry, the JSON progress
+protocol, folders of nnU-Net-style cases, and bad input refused before any work (exit 1)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+
+from MedSegTrain.bundle import save_bundle
+from MedSegTrain.cli import main
+from MedSegTrain.networks import get_network
+
+SPACING = (0.7, 1.3, 3.1)
+ORIGIN = (-12.5, 40.25, 7.0)
+
+
+def _direction() -> tuple[float, ...]:
+    a = math.radians(25)
+    r = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    return tuple(r.ravel())
+
+
+def _image(path: Path, seed: int = 0, shape=(6, 10, 9)) -> Path:
+    image = sitk.GetImageFromArray(np.random.default_rng(seed).normal(100, 20, size=shape).astype(np.float32))
+    image.SetSpacing(SPACING)
+    image.SetOrigin(ORIGIN)
+    image.SetDirection(_direction())
+    sitk.WriteImage(image, str(path))
+    return path
+
+
+def _bundle(path: Path, channels=("image",), members: int = 2) -> Path:
+    args = {"spatial_dims": 3, "in_channels": len(channels), "out_channels": 3, "depth": 2, "width": 2,
+            "max_dilation": 2}
+    meta = {
+        "name": "msd-test", "network": {"name": "msd_net", "args": args},
+        "input": {"channels": list(channels), "modality": "MR"},
+        "labels": {"background": 0, "gland": 1, "zone": 2},
+        "output": {"activation": "softmax", "regions": None, "region_rebuild": None},
+        "preprocessing": {"normalization": "zscore", "target_spacing": [1.0, 1.0, 2.0]},
+        "inference": {"mode": "sliding_window", "patch_size": [4, 8, 8], "overlap": 0.5},
+        "training": {"recipe": {}, "validation_metrics": {}},
+    }
+    states = []
+    for i in range(members):
+        torch.manual_seed(i)
+        states.append(get_network("msd_net", **args).state_dict())
+    return save_bundle(path, meta, states)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_outputs_keep_the_oblique_anisotropic_geometry(tmp_path: Path) -> None:
+    image = _image(tmp_path / "case.nii.gz")
+    bundle = _bundle(tmp_path / "bundle")
+    out, prob, unc = tmp_path / "out" / "label.nii.gz", tmp_path / "p.nrrd", tmp_path / "u.mha"
+    assert main(["predict", "--bundle", str(bundle), "--input", str(image), "--output", str(out),
+                 "--tta", "4", "--probabilities", str(prob), "--uncertainty", str(unc),
+                 "--progress", "none"]) == 0
+    reference = sitk.ReadImage(str(image))
+    for path in (out, prob, unc):
+        written = sitk.ReadImage(str(path))
+        assert written.GetSize() == reference.GetSize()
+        assert written.GetSpacing() == pytest.approx(SPACING, abs=1e-6)
+        assert written.GetOrigin() == pytest.approx(ORIGIN, abs=1e-6)
+        assert written.GetDirection() == pytest.approx(_direction(), abs=1e-6)
+    label = sitk.ReadImage(str(out))
+    assert label.GetPixelID() == sitk.sitkUInt8
+    assert set(np.unique(sitk.GetArrayFromImage(label))) <= {0, 1, 2}
+    probs = sitk.GetArrayFromImage(sitk.ReadImage(str(prob)))
+    assert probs.shape == (6, 10, 9, 3)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(np.argmax(probs, -1), sitk.GetArrayFromImage(label))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["label.nii.gz"]
+
+
+def test_json_progress_protocol_in_a_real_process(tmp_path: Path) -> None:
+    image = _image(tmp_path / "case.nrrd")
+    bundle = _bundle(tmp_path / "bundle", members=1)
+    out = tmp_path / "label.nrrd"
+    proc = subprocess.run([sys.executable, "-m", "MedSegTrain", "predict", "--bundle", str(bundle),
+                           "--input", str(image), "--output", str(out), "--progress", "json"],
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert events[0]["event"] == "start" and events[0]["task"] == "predict"
+    progress = [e for e in events if e["event"] == "progress"]
+    assert len(progress) == events[0]["total"] and progress[-1]["fraction"] == 1.0
+    assert events[-1] == {"event": "done", "outputs": {"label": str(out)}}
+    assert "Traceback" not in proc.stderr
+    assert out.is_file()
+
+
+def test_folder_of_nnunet_cases(tmp_path: Path) -> None:
+    folder = tmp_path / "imagesTs"
+    folder.mkdir()
+    for case in ("a_001", "b_002"):
+        for channel in range(2):
+            _image(folder / f"{case}_{channel:04d}.nii.gz", seed=channel)
+    bundle = _bundle(tmp_path / "bundle", channels=("t1", "t2"), members=1)
+    out = tmp_path / "pred"
+    assert main(["predict", "--bundle", str(bundle), "--input", str(folder), "--output", str(out),
+                 "--progress", "none"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a_001.nii.gz", "b_002.nii.gz"]
+
+
+def _fails(args: list[str], capsys) -> str:
+    assert main(["predict", *args, "--progress", "none"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_a_bundle_that_does_not_fit_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    image = _image(tmp_path / "case.nii.gz")
+    bundle = _bundle(tmp_path / "bundle", channels=("t1", "t2"))
+    out = tmp_path / "out" / "label.nii.gz"
+    err = _fails(["--bundle", str(bundle), "--input", str(image), "--output", str(out)], capsys)
+    assert "takes 2 channel(s) (t1, t2) but 1 were given" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--tta", "17"], "--tta must be a whole number from 0 to 16"),
+    (["--overlap", "1"], "--overlap must be in [0, 1)"),
+])
+def test_bad_options(tmp_path: Path, capsys, extra, message) -> None:
+    image = _image(tmp_path / "case.nii.gz")
+    err = _fails(["--bundle", str(_bundle(tmp_path / "b")), "--input", str(image),
+                  "--output", str(tmp_path / "o.nii.gz"), *extra], capsys)
+    assert message in err
+
+
+def test_bad_paths(tmp_path: Path, capsys) -> None:
+    image = _image(tmp_path / "case.nii.gz")
+    bundle = str(_bundle(tmp_path / "b"))
+    err = _fails(["--bundle", bundle, "--input", str(tmp_path / "missing.nii.gz"), "--output",
+                  str(tmp_path / "o.nii.gz")], capsys)
+    assert "missing.nii.gz: no such file or folder" in err
+    err = _fails(["--bundle", bundle, "--input", str(image), "--output", str(tmp_path / "o.png")], capsys)
+    assert "--output" in err and ".nii.gz" in err
+    err = _fails(["--bundle", bundle, "--input", str(image), "--output", str(image)], capsys)
+    assert "would overwrite an input image" in err
+    err = _fails(["--bundle", str(tmp_path / "nobundle"), "--input", str(image), "--output",
+                  str(tmp_path / "o.nii.gz")], capsys)
+    assert "nobundle" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "case.nii.gz"]
