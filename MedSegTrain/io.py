@@ -99,11 +99,12 @@ class Geometry:
             raise MedSegError(f"malformed geometry {data!r}: {exc}") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Volume:
     """A scalar image: ``array`` indexed ``[z, y, x]`` plus its physical grid in ``(x, y, z)`` order.
 
-    The array keeps its dtype (labels stay integer, CT stays int16 ...).
+    The array keeps its dtype (labels stay integer, CT stays int16 ...). Volumes compare by
+    identity (``==`` on arrays is ambiguous); compare ``.geometry`` and ``.array`` explicitly.
     """
 
     array: np.ndarray
