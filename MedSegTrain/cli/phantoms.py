@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
     if args.progress == "json":
         progress.emit("done", outputs={"dataset": str(out)})
     elif args.progress == "bar":
-        print(json.dumps({"dataset": str(out), "kind": args.kind, "training": args.cases,
-                          "test": args.test_cases, "seed": args.seed}))
+        held_out = f" + {args.test_cases} held-out" if args.test_cases else ""
+        print(f"wrote {args.cases}{held_out} {args.kind} phantom cases (seed {args.seed}) to {out}")
     return 0
