@@ -82,9 +82,7 @@ class DeepSupervisionLoss(nn.Module):
             raise MedSegError("deep supervision: got no output heads")
         weights = self.weights if self.weights is not None else (1.0,) * len(heads)
         if len(weights) != len(heads):
-            raise MedSegError(
-                f"deep supervision: {len(weights)} weights given for {len(heads)} output heads"
-            )
+            raise MedSegError(f"deep supervision: {len(weights)} weights given for {len(heads)} output heads")
         total: Tensor | None = None
         for head, weight in zip(heads, weights, strict=True):
             if weight == 0:

@@ -117,7 +117,8 @@ class TopKCrossEntropyLoss(SegmentationLoss):
             k_fraction = 0.05
         self.k = k
         self.k_fraction = (
-            None if k_fraction is None
+            None
+            if k_fraction is None
             else check_number(self.name, "k_fraction", k_fraction, low=0.0, high=1.0, low_open=True)
         )
 
