@@ -1,19 +1,16 @@
-"""Read what the inference panel shows about a model bundle from its ``model.json`` (no torch).
+"""What the inference panel shows about a model bundle, from its ``model.json`` (no torch).
 
-A bundle is a folder or a ``.zip`` of one (docs/architecture.md, ``MedSegTrain.bundle``). Only the
-descriptive fields are read here; ``medsegtrain predict`` validates the weights when it runs.
+A bundle is a folder or a ``.zip`` of one (docs/architecture.md). ``MedSegTrain.bundle.read_meta``
+validates it (every problem named); this module picks the fields a user needs to choose models
+and checks that several bundles can form one ensemble.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-META_NAME = "model.json"
 
 
 class BundleError(ValueError):
@@ -55,10 +52,7 @@ def read_bundle_summary(path: str | Path) -> BundleSummary:
         labels = {str(k): int(v) for k, v in meta["labels"].items()}
         channels = tuple(str(c) for c in meta["input"]["channels"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BundleError(f"{path}: {META_NAME} lacks a valid {exc} entry (network.name, labels, "
-                          "input.channels are required)") from exc
-    if not channels:
-        raise BundleError(f"{path}: {META_NAME} lists no input channels")
+        raise BundleError(f"{path}: model.json lacks a valid {exc} entry") from exc
     members = meta.get("members") or []
     training = meta.get("training") or {}
     output = meta.get("output") or {}
@@ -116,31 +110,12 @@ def ensemble_problem(summaries: list[BundleSummary]) -> str:
 
 
 def _load_meta(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise BundleError(f"{path}: no such bundle folder or .zip file")
     try:
-        if path.is_dir():
-            meta_file = path / META_NAME
-            if not meta_file.is_file():
-                raise BundleError(f"{path}: not a model bundle (no {META_NAME} inside)")
-            text = meta_file.read_text(encoding="utf-8")
-        elif zipfile.is_zipfile(path):
-            text = _meta_from_zip(path)
-        else:
-            raise BundleError(f"{path}: not a bundle folder or .zip file")
-        meta = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{path}: {META_NAME} is not valid JSON ({exc})") from exc
-    except OSError as exc:
-        raise BundleError(f"{path}: cannot be read ({exc})") from exc
-    if not isinstance(meta, dict):
-        raise BundleError(f"{path}: {META_NAME} must hold a JSON object")
-    return meta
-
-
-def _meta_from_zip(path: Path) -> str:
-    with zipfile.ZipFile(path) as archive:
-        candidates = sorted((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == META_NAME), key=len)
-        if not candidates:
-            raise BundleError(f"{path}: not a model bundle (no {META_NAME} in the archive)")
-        return archive.read(candidates[0]).decode("utf-8")
+        from MedSegTrain.bundle import read_meta
+        from MedSegTrain.errors import MedSegError
+    except ImportError as exc:
+        raise BundleError(f"{path}: reading bundles needs the MedSegTrain backend ({exc})") from exc
+    try:
+        return read_meta(path)
+    except MedSegError as exc:
+        raise BundleError(str(exc)) from exc

@@ -106,6 +106,16 @@ class LoadPanel(qt.QWidget):
     def load_file(self, path: str | Path) -> list[str]:
         """Load an image file (all channels of a 4D file) or a DICOM folder; returns the new names."""
         path = Path(path)
+        native = getattr(self.workspace, "load_volume_file", None)  # Slicer's own reader, when offered
+        if native is not None:
+            try:
+                names = native(path)
+            except Exception as exc:  # a reader failure is reported here, not as a traceback dialog
+                self.status.show("error", f"{path}: {exc}")
+                return []
+            if names:
+                self._announce(names, _("Loaded ") + ", ".join(names))
+                return names
         try:
             from MedSegTrain.errors import MedSegError
             from MedSegTrain.io import read_channels
