@@ -68,7 +68,7 @@ def get_loss(name: str, **params: object) -> nn.Module:
 
 
 def _loss_class(name: str) -> type[SegmentationLoss]:
-    if name not in LOSSES:
+    if not isinstance(name, str) or name not in LOSSES:
         raise MedSegError(f"unknown loss {name!r}; valid losses: {', '.join(LOSSES)}")
     return LOSSES[name]
 
