@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         notes += case_notes
         progress.advance(1, message=case_id)
     progress.close()
+    if not records:
+        notes.append("no non-zero label in any prediction or reference: nothing to report "
+                      "(give --labels to report absent labels)")
     records = _fill_absent_labels(records)
     columns = metrics + list(VOLUME_COLUMNS)
     records = [{"case": r["case"], "target": r["target"], **{c: r[c] for c in columns}} for r in records]
@@ -257,7 +260,7 @@ def _fill_absent_labels(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     targets = list(dict.fromkeys(r["target"] for r in records))
     cases = list(dict.fromkeys(r["case"] for r in records))
     present = {(r["case"], r["target"]) for r in records}
-    if len(present) == len(cases) * len(targets):
+    if not records or len(present) == len(cases) * len(targets):
         return records
     numbered = sorted((t for t in targets if t.isdigit()), key=int)
     targets = numbered + [t for t in targets if not t.isdigit()]

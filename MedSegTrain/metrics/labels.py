@@ -44,13 +44,11 @@ def compute_label_metrics(
     if labels is None:
         present = np.union1d(_values_present(pred), _values_present(ref))
         labels = {str(int(value)): int(value) for value in present if value != 0}
-    targets = {name: [int(value)] for name, value in labels.items() if int(value) != 0}
+    targets = {name: _values(f"label {name!r}", [value]) for name, value in labels.items() if value != 0}
     for name, values in (regions or {}).items():
         if name in targets:
             raise MedSegError(f"region name {name!r} is also a label name")
-        if not values:
-            raise MedSegError(f"region {name!r} has no label values")
-        targets[name] = [int(value) for value in values]
+        targets[name] = _values(f"region {name!r}", values)
     pred_boxes, ref_boxes = _boxes_by_value(pred), _boxes_by_value(ref)
     voxel_ml = float(np.prod(spacing_vec)) / 1000.0
     results = {}
@@ -64,6 +62,19 @@ def compute_label_metrics(
         metrics["volume_ref_ml"] = float(np.count_nonzero(ref_mask)) * voxel_ml
         results[name] = metrics
     return results
+
+
+def _values(what: str, values: Sequence[int]) -> list[int]:
+    """Label values as ints; MedSegError unless they are non-negative whole numbers."""
+    try:
+        valid = bool(values) and all(
+            not isinstance(v, bool) and float(v).is_integer() and v >= 0 for v in values
+        )
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise MedSegError(f"{what}: label values must be non-negative integers, got {list(values)}")
+    return [int(v) for v in values]
 
 
 def as_label_map(array: np.ndarray, name: str) -> np.ndarray:

@@ -161,6 +161,14 @@ def test_json_progress_speaks_the_line_protocol(tmp_path, capsys):
     assert events[-1] == {"event": "done", "outputs": {"json": str(out_json)}}
 
 
+def test_background_only_maps_give_a_note_not_an_error(tmp_path, capsys):
+    empty = np.zeros((4, 4, 4), np.uint8)
+    p, r = _write(tmp_path / "p.nii.gz", empty), _write(tmp_path / "r.nii.gz", empty)
+    status, _, err = _run(capsys, "--pred", str(p), "--ref", str(r))
+    assert status == 0
+    assert "no non-zero label" in err
+
+
 def test_inputs_are_not_modified(tmp_path, capsys):
     pred, ref = _cube_pair()
     p, r = _write(tmp_path / "p.nii.gz", pred), _write(tmp_path / "r.nii.gz", ref)

@@ -65,6 +65,17 @@ def test_integral_float_maps_are_accepted_and_others_refused():
         compute_label_metrics(ref, ref[:1])
 
 
+@pytest.mark.parametrize(
+    ("labels", "regions", "message"),
+    [({"liver": 1.5}, None, "liver"), ({"a": -1}, None, "non-negative"), ({"a": "x"}, None, "'a'"),
+     (None, {"WT": []}, "WT"), ({"WT": 1}, {"WT": [1, 2]}, "also a label")],
+)
+def test_bad_label_and_region_definitions(labels, regions, message):
+    ref = np.array([[0, 1], [2, 0]])
+    with pytest.raises(MedSegError, match=message):
+        compute_label_metrics(ref, ref, labels, regions)
+
+
 def test_parse_labels_and_regions():
     assert parse_labels("1, 2") == {"1": 1, "2": 2}
     assert parse_labels("kidney=1,tumour=2") == {"kidney": 1, "tumour": 2}
