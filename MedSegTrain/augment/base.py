@@ -39,7 +39,7 @@ class Transform(ABC):
     def apply(
         self, images: torch.Tensor, labels: torch.Tensor | None, params: Params
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Apply drawn parameters. May work in place: the Augmenter passes its own copies."""
+        """Apply drawn parameters. Never modifies its inputs (it may return them if nothing changes)."""
 
     def options(self) -> dict[str, Any]:
         """The transform's settings, as a config entry would give them."""
@@ -54,11 +54,12 @@ def applied_indices(applied: torch.Tensor) -> torch.Tensor | None:
 
 
 def put_back(batch: torch.Tensor, part: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
-    """Write the transformed ``part`` into ``batch`` at ``index`` (all of it when ``index`` is None)."""
+    """A copy of ``batch`` with the transformed ``part`` at ``index`` (``part`` itself when None)."""
     if index is None:
         return part
-    batch[index] = part
-    return batch
+    result = batch.clone()
+    result[index.to(batch.device)] = part
+    return result
 
 
 class Options:

@@ -65,10 +65,11 @@ class _SliceResampling(Transform):
         index = applied_indices(params["applied"])
         samples = range(images.shape[0]) if index is None else index.tolist()
         dim = 2 + self.axis % 3
+        result = images.clone()
         for sample in samples:
             stride, phase = int(params["stride"][sample]), int(params["phase"][sample])
-            images[sample] = self._resample(images[sample], dim - 1, stride, phase)
-        return images, labels
+            result[sample] = self._resample(images[sample], dim - 1, stride, phase)
+        return result, labels
 
     @abstractmethod
     def _resample(self, volume: torch.Tensor, dim: int, stride: int, phase: int) -> torch.Tensor:

@@ -216,8 +216,7 @@ class GaussianNoise(Transform):
         noise = noise * std.view(-1, *([1] * (images.ndim - 1))).to(images.dtype)
         if index is None:
             return images + noise, labels
-        images[index] = images[index] + noise
-        return images, labels
+        return images.index_add(0, index.to(images.device), noise), labels
 
 
 class ChannelDrop(Transform):

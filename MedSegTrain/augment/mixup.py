@@ -9,8 +9,8 @@ alpha)``. Integer labels ``(N, 1, ...)`` become soft one-hot ``(N, K, ...)`` fir
 ``lam`` is 1, but integer labels are still turned into soft one-hot, so the caller always gets
 the same target layout whatever alpha is (a loss never has to handle two forms in one run).
 
-The whole operation is one gather and one ``lerp`` on the batch (a scatter for integer labels),
-on the tensors' device: a negligible share of a training step (X2, see docs/augmentation.md).
+The whole operation is a gather and a ``lerp`` on the batch (plus a one-hot comparison for
+integer labels), on the tensors' device: a negligible share of a training step (X2, see docs/augmentation.md).
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def _check_targets(targets: torch.Tensor, num_classes: int | None) -> tuple[str,
         )
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise MedSegError(f"mixup num_classes must be a positive integer, got {num_classes!r}")
-    low, high = int(targets.min()), int(targets.max())
+    low, high = (int(value) for value in torch.aminmax(targets))
     if low < 0 or high >= num_classes:
         raise MedSegError(
             f"mixup integer labels must lie in [0, {num_classes - 1}] for num_classes={num_classes}, "
@@ -181,19 +181,15 @@ def _check_targets(targets: torch.Tensor, num_classes: int | None) -> tuple[str,
 def _soft_targets(targets: torch.Tensor, num_classes: int | None, dtype: torch.dtype) -> torch.Tensor:
     if num_classes is None:
         return targets.to(dtype)
-    shape = (targets.shape[0], num_classes, *targets.shape[2:])
-    one_hot = torch.zeros(shape, dtype=dtype, device=targets.device)
-    return one_hot.scatter_(1, targets.long(), 1.0)
+    classes = torch.arange(num_classes, device=targets.device).view(
+        1, num_classes, *([1] * (targets.ndim - 2))
+    )
+    return (targets == classes).to(dtype)
 
 
 def _mix_labels(
     labels: torch.Tensor, partner: torch.Tensor, weight: torch.Tensor, num_classes: int, dtype: torch.dtype
 ) -> torch.Tensor:
-    """``lam * onehot(y_i) + (1 - lam) * onehot(y_perm(i))`` by two scatters, no one-hot copies."""
-    index = labels.long()
-    shape = (labels.shape[0], num_classes, *labels.shape[2:])
-    mixed = torch.zeros(shape, dtype=dtype, device=labels.device)
-    own = weight.expand(index.shape)
-    mixed.scatter_add_(1, index, own.to(dtype))
-    mixed.scatter_add_(1, index[partner], (1 - own).to(dtype))
-    return mixed
+    """``lam * onehot(y_i) + (1 - lam) * onehot(y_perm(i))``: one comparison, one gather, one lerp."""
+    one_hot = _soft_targets(labels, num_classes, dtype)
+    return torch.lerp(one_hot[partner], one_hot, weight)

@@ -74,7 +74,7 @@ class Augmenter:
 
     Every call draws from the given ``torch.Generator``; the draws of the last call are kept in
     ``last_record`` and can be replayed on another batch with ``replay`` (e.g. a second view).
-    Inputs are never modified: the Augmenter works on copies.
+    Inputs are never modified; when nothing is applied they come back as they are.
     """
 
     def __init__(self, transforms: list[Transform], batch_probability: float = 1.0) -> None:
@@ -109,8 +109,6 @@ class Augmenter:
             return images, labels
         if len(record.steps) != len(self.transforms):
             raise MedSegError("augmentation record does not belong to this Augmenter (different steps)")
-        images = images.clone()
-        labels = None if labels is None else labels.clone()
         for step, (name, params) in zip(self.transforms, record.steps, strict=True):
             if name != step.name:
                 raise MedSegError(f"augmentation record step {name!r} does not match transform {step.name!r}")

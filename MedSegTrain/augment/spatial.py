@@ -58,16 +58,23 @@ class Flip(Transform):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         axes = params["axes"].tolist()
         flips = params["flips"].cpu()
-        # One torch.flip per distinct pattern of flipped axes (at most 2**dims of them).
-        for pattern in torch.unique(flips, dim=0):
-            dims = [2 + axis for axis, on in zip(axes, pattern.tolist(), strict=True) if on]
+        patterns = torch.unique(flips, dim=0)
+        if len(patterns) == 1:  # every sample flips the same axes: one flip of the whole batch
+            dims = [2 + axis for axis, on in zip(axes, patterns[0].tolist(), strict=True) if on]
             if not dims:
-                continue
-            index = applied_indices((flips == pattern).all(dim=1))
-            images = _flip_samples(images, index, dims)
-            if labels is not None:
-                labels = _flip_samples(labels, index, dims)
-        return images, labels
+                return images, labels
+            return images.flip(dims), None if labels is None else labels.flip(dims)
+        out_images = images.clone()
+        out_labels = None if labels is None else labels.clone()
+        # One torch.flip per distinct pattern of flipped axes (at most 2**dims of them).
+        for pattern in patterns:
+            dims = [2 + axis for axis, on in zip(axes, pattern.tolist(), strict=True) if on]
+            if dims:
+                index = (flips == pattern).all(dim=1).nonzero().flatten()
+                _flip_into(out_images, images, index, dims)
+                if labels is not None and out_labels is not None:
+                    _flip_into(out_labels, labels, index, dims)
+        return out_images, out_labels
 
 
 class Affine(Transform):
@@ -440,12 +447,9 @@ def _resample_subset(
     return images, labels
 
 
-def _flip_samples(batch: torch.Tensor, index: torch.Tensor | None, dims: list[int]) -> torch.Tensor:
-    if index is None:
-        return batch.flip(dims)
-    index = index.to(batch.device)
-    batch[index] = batch[index].flip(dims)
-    return batch
+def _flip_into(out: torch.Tensor, source: torch.Tensor, index: torch.Tensor, dims: list[int]) -> None:
+    index = index.to(source.device)
+    out[index] = source[index].flip(dims)
 
 
 def _identity_affine(n: int, dims: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from MedSegTrain.augment import build_augmentation, get_preset, list_presets
+from MedSegTrain.augment import TRANSFORMS, build_augmentation, get_preset, list_presets
 from MedSegTrain.errors import MedSegError
 
 
@@ -175,3 +175,18 @@ def test_runs_on_the_tensors_device():
     generator = torch.Generator(device="cuda").manual_seed(0)
     out_images, out_labels = augmenter(images.cuda(), labels.cuda(), generator)
     assert out_images.is_cuda and out_labels.is_cuda
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_no_transform_modifies_its_inputs(name):
+    images, labels = _batch(n=6, c=2, shape=(6, 8, 8), seed=3)
+    before = images.clone(), labels.clone()
+    augmenter = build_augmentation({"transforms": [{"name": name, "p": 0.2 if name == "flip" else 0.5}]})
+    for seed in range(20):  # a draw where some samples change and some do not (the partial path)
+        out_images, out_labels = augmenter(images, labels, torch.Generator().manual_seed(seed))
+        if 0 < augmenter.last_record.steps[0][1]["applied"].sum() < 6:
+            break
+    else:
+        pytest.fail("no partial draw in 20 seeds")
+    assert torch.equal(images, before[0]) and torch.equal(labels, before[1])
+    assert not torch.equal(out_images, images) or not torch.equal(out_labels, labels)

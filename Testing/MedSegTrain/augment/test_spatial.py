@@ -262,3 +262,32 @@ def test_sampled_affine_parameters_stay_in_their_ranges():
 def test_rotation_planes_a_2d_batch_lacks_are_an_error():
     with pytest.raises(MedSegError, match="2D batch"):
         Affine(rotate=[10.0, 5.0]).sample(torch.Size((1, 1, 8, 8)), torch.Generator(), torch.device("cpu"))
+
+
+@pytest.mark.realdata
+def test_real_prostate_mask_rotation_agrees_with_simpleitk_and_keeps_its_volume(shared_data):
+    import SimpleITK as sitk
+
+    from MedSegTrain.io import read_image
+
+    label = read_image(shared_data / "promise12-case00-ndaugment" / "Case00_label.nii.gz").array
+    labels = torch.from_numpy(label.astype(np.int64))[None, None]
+    angles, scale, translate = [[12.0, -7.0, 5.0]], [[1.1, 1.1, 1.1]], [[1.0, -3.0, 2.0]]
+    params = _affine_params(1, 3, angles=angles, scale=scale, translate=translate)
+    _, ours = Affine().apply(labels.float(), labels.clone(), params)
+
+    # The same map in SimpleITK (index space, x/y/z order): p_in = M (p_out - c) + c + t.
+    matrix, offset = affine_parameters(params["angles"], params["scale"], params["translate"])
+    reference = sitk.GetImageFromArray(label.astype(np.uint8))
+    transform = sitk.AffineTransform(3)
+    transform.SetMatrix(matrix[0].double().numpy()[::-1, ::-1].ravel().tolist())
+    transform.SetCenter([(size - 1) / 2 for size in reference.GetSize()])
+    transform.SetTranslation(offset[0].double().numpy()[::-1].tolist())
+    expected = sitk.GetArrayFromImage(
+        sitk.Resample(reference, reference, transform, sitk.sitkNearestNeighbor, 0)
+    )
+
+    ours_mask, expected_mask = ours[0, 0].numpy() == 1, expected == 1
+    dice = 2 * (ours_mask & expected_mask).sum() / (ours_mask.sum() + expected_mask.sum())
+    assert dice > 0.995
+    assert ours_mask.sum() == pytest.approx(label.sum() * 1.1**3, rel=0.02)  # volume scales by s^3
