@@ -283,6 +283,55 @@ def write_image(volume: Volume, path: str | Path, compress: bool = True) -> Path
     return path
 
 
+def reorient_like(volume: Volume, target: Geometry, tol: float = 1e-4) -> Volume | None:
+    """``volume`` on the ``target`` grid when both grids have the same voxel centres in a different
+    index order (axes flipped or permuted, e.g. a label stored with a flipped y axis); else None.
+
+    Lossless (voxels are only moved, never interpolated), so label maps stay exact. Grids that
+    differ otherwise need resampling, which this function does not do.
+    """
+    if volume.geometry.same_as(target, tol):
+        return Volume.from_geometry(volume.array, target)
+    mapping = _axis_mapping(volume.geometry, target, tol)
+    if mapping is None:
+        return None
+    order, flips = mapping
+    array = np.transpose(volume.array, order)
+    if flips:
+        array = np.flip(array, flips)
+    return Volume.from_geometry(np.ascontiguousarray(array), target)
+
+
+def same_voxel_centres(a: Geometry, b: Geometry, tol: float = 1e-4) -> bool:
+    """True when ``a`` and ``b`` place their voxels at the same points, in any axis order."""
+    return a.same_as(b, tol) or _axis_mapping(a, b, tol) is not None
+
+
+def _axis_mapping(source: Geometry, target: Geometry,
+                  tol: float) -> tuple[list[int], tuple[int, ...]] | None:
+    """Array transpose order and flipped array axes taking ``source`` voxels onto ``target``."""
+    nd = target.ndim
+    if source.ndim != nd:
+        return None
+    to_target = np.linalg.inv(target.direction_matrix * np.asarray(target.spacing))
+    affine = to_target @ (source.direction_matrix * np.asarray(source.spacing))
+    offset = to_target @ (np.asarray(source.origin) - np.asarray(target.origin))
+    signs = np.rint(affine)
+    permutation = np.abs(signs)
+    if (np.abs(affine - signs).max() > tol or not np.all(permutation.sum(0) == 1)
+            or not np.all(permutation.sum(1) == 1)):
+        return None
+    axis_of = [int(np.flatnonzero(signs[t])[0]) for t in range(nd)]  # source ITK axis per target axis
+    for t, s in enumerate(axis_of):
+        expected = 0.0 if signs[t, s] > 0 else source.size[s] - 1.0
+        if target.size[t] != source.size[s] or abs(offset[t] - expected) > tol * max(1.0, expected):
+            return None
+    # array axes run (z, y, x): array axis k holds ITK axis nd-1-k
+    order = [nd - 1 - axis_of[nd - 1 - k] for k in range(nd)]
+    flips = tuple(k for k in range(nd) if signs[nd - 1 - k, axis_of[nd - 1 - k]] < 0)
+    return order, flips
+
+
 def list_dicom_series(folder: str | Path) -> dict[str, list[str]]:
     """Series instance UID -> sorted slice files, for every DICOM series directly in ``folder``."""
     folder = Path(folder)

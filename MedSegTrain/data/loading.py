@@ -11,7 +11,7 @@ from MedSegTrain.data.dataset import Case, Dataset
 from MedSegTrain.data.datasetjson import read_dataset_json
 from MedSegTrain.data.manifest import read_manifest
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.io import Volume, read_channels, read_image
+from MedSegTrain.io import Volume, read_channels, read_image, reorient_like
 
 GEOMETRY_TOLERANCE = 1e-4
 
@@ -49,7 +49,9 @@ def load_case(case: Case, n_channels: int | None = None) -> LoadedCase:
     """Read every channel and the label of ``case``; checks channel count and geometry agreement.
 
     Each image file gives one channel, or several when it is 4D / multi-component (MSD).
-    Float label files are accepted when every value is whole, and returned as int32.
+    A label or channel stored with its axes flipped or permuted but the same voxel centres is
+    reoriented onto the first channel's grid (lossless). Float label files are accepted when every
+    value is whole, and returned as int32.
     """
     if not case.images:
         raise MedSegError(f"case {case.case_id}: no image files")
@@ -59,17 +61,20 @@ def load_case(case: Case, n_channels: int | None = None) -> LoadedCase:
                           f"{', '.join(str(p) for p in case.images)} but {n_channels} expected")
     reference = channels[0]
     for index, channel in enumerate(channels[1:], start=1):
-        if not channel.geometry.same_as(reference.geometry, GEOMETRY_TOLERANCE):
+        aligned = reorient_like(channel, reference.geometry, GEOMETRY_TOLERANCE)
+        if aligned is None:
             raise MedSegError(f"case {case.case_id}: channel {index} has another grid than channel 0 "
                               f"({_describe(channel)} vs {_describe(reference)})")
+        channels[index] = aligned
     image = np.stack([c.array.astype(np.float32, copy=False) for c in channels])
     label = None
     if case.label is not None:
         label_volume = read_image(case.label)
-        if not label_volume.geometry.same_as(reference.geometry, GEOMETRY_TOLERANCE):
+        aligned = reorient_like(label_volume, reference.geometry, GEOMETRY_TOLERANCE)
+        if aligned is None:
             raise MedSegError(f"{case.label}: label grid differs from the image grid "
                               f"({_describe(label_volume)} vs {_describe(reference)})")
-        label = integer_labels(label_volume.array, case.label)
+        label = integer_labels(aligned.array, case.label)
     return LoadedCase(image, label, reference, case.case_id, channels)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from MedSegTrain.data.dataset import Case, Dataset
 from MedSegTrain.data.loading import GEOMETRY_TOLERANCE
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.io import Geometry, ImageHeader, read_header, read_image
+from MedSegTrain.io import Geometry, ImageHeader, read_header, read_image, same_voxel_centres
 from MedSegTrain.progress import Progress
 
 
@@ -23,7 +23,8 @@ def validate_dataset(dataset: Dataset, check_label_values: bool = True,
     """Every problem found in ``dataset`` as a readable sentence; empty when it is fine.
 
     Checks: cases present, duplicate case ids, missing or unreadable image/label files, channel
-    count, channel grids, image/label grid agreement, label values declared in the description.
+    count, channel grids, image/label grid agreement (the same voxel centres; an axis stored
+    flipped or permuted is fine, ``load_case`` reorients it), label values declared in the description.
     """
     problems = list(dataset.load_problems)
     if not dataset.training:
@@ -63,7 +64,7 @@ def _case_problems(case: Case, dataset: Dataset, needs_label: bool, declared: se
                             f"{dataset.n_channels} ({', '.join(dataset.channel_names)})")
     reference = headers[0].geometry if headers else None
     for header in headers[1:]:
-        if reference is not None and not header.geometry.same_as(reference, GEOMETRY_TOLERANCE):
+        if reference is not None and not same_voxel_centres(header.geometry, reference, GEOMETRY_TOLERANCE):
             problems.append(f"{where}: channel file {header.path} has another grid than {headers[0].path} "
                             f"({_grid(header.geometry)} vs {_grid(reference)})")
     if case.label is None:
@@ -78,7 +79,7 @@ def _case_problems(case: Case, dataset: Dataset, needs_label: bool, declared: se
         problems.append(f"{where}: label file {case.label} has {label_header.n_channels} channels; "
                         "a label map is a single scalar image")
         return problems
-    if reference is not None and not label_header.geometry.same_as(reference, GEOMETRY_TOLERANCE):
+    if reference is not None and not same_voxel_centres(label_header.geometry, reference, GEOMETRY_TOLERANCE):
         problems.append(f"{where}: label {case.label} grid differs from image {headers[0].path} "
                         f"({_grid(label_header.geometry)} vs {_grid(reference)})")
     if check_values:

@@ -307,3 +307,66 @@ def test_real_nifti_header_geometry(shared_data: Path) -> None:
     with gzip.open(path) as stream:
         header = stream.read(348)
     assert struct.unpack("<h", header[70:72])[0] == 4 and volume.array.dtype == np.int16
+
+
+# ---------------------------------------------------------------- reorientation
+
+def _resampled_by_sitk(volume: Volume, target: Volume) -> np.ndarray:
+    """The independent reference: SimpleITK nearest-neighbour resampling onto the target grid."""
+    image = sitk.Resample(volume.to_sitk(), target.to_sitk(), sitk.Transform(), sitk.sitkNearestNeighbor, -1)
+    return sitk.GetArrayFromImage(image)
+
+
+@pytest.mark.parametrize("direction", [
+    (1, 0, 0, 0, -1, 0, 0, 0, 1),      # y flipped
+    (-1, 0, 0, 0, -1, 0, 0, 0, -1),    # all flipped
+    (0, 1, 0, 1, 0, 0, 0, 0, 1),       # x and y swapped
+    (0, 0, 1, -1, 0, 0, 0, -1, 0),     # a full signed permutation
+])
+def test_reorient_like_matches_sitk_nearest_neighbour(direction: tuple[int, ...]) -> None:
+    from MedSegTrain.io import reorient_like
+
+    target = Volume(np.zeros((4, 5, 6), np.int16), (0.8, 0.9, 3.0), (10.0, -5.0, 2.0), np.eye(3).ravel())
+    d = np.asarray(direction, float).reshape(3, 3)  # column s: physical direction of source axis s
+    axis_of = [int(np.flatnonzero(d[:, s])[0]) for s in range(3)]
+    size = tuple(target.geometry.size[a] for a in axis_of)
+    spacing = tuple(target.spacing[a] for a in axis_of)
+    origin = list(target.origin)  # source index 0 sits at the far end of every reversed axis
+    for s, a in enumerate(axis_of):
+        if d[a, s] < 0:
+            origin[a] += (size[s] - 1) * spacing[s]
+    array = np.random.default_rng(5).integers(0, 9, size=size[::-1]).astype(np.int16)
+    source = Volume(array, spacing, origin, direction)
+    aligned = reorient_like(source, target.geometry)
+    assert aligned is not None and aligned.geometry == target.geometry
+    expected = _resampled_by_sitk(source, target)
+    assert (expected >= 0).all()  # the grids cover each other: no fill value
+    np.testing.assert_array_equal(aligned.array, expected)
+
+
+def test_reorient_like_refuses_grids_that_need_resampling() -> None:
+    from MedSegTrain.io import reorient_like, same_voxel_centres
+
+    target = Volume(np.zeros((4, 5, 6)), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0), np.eye(3).ravel())
+    half_shift = Volume(np.zeros((4, 5, 6)), (1.0, 1.0, 2.0), (0.5, 0.0, 0.0), np.eye(3).ravel())
+    finer = Volume(np.zeros((4, 5, 6)), (0.5, 1.0, 2.0), (0.0, 0.0, 0.0), np.eye(3).ravel())
+    rotated = _volume()
+    for other in (half_shift, finer):
+        assert reorient_like(other, target.geometry) is None
+        assert not same_voxel_centres(other.geometry, target.geometry)
+    assert reorient_like(rotated, rotated.geometry).array is rotated.array  # same grid: no copy
+
+
+@pytest.mark.realdata
+def test_real_label_stored_with_a_flipped_axis(shared_data: Path) -> None:
+    from MedSegTrain.io import reorient_like
+
+    folder = shared_data / "totalseg-example-ct"
+    ct = read_image(folder / "dicom")
+    label = read_image(folder / "example_seg_dicom.nii.gz")
+    # PROVENANCE.md: same physical space, y axis flipped (direction diag(1,-1,1))
+    assert label.direction == pytest.approx((1, 0, 0, 0, -1, 0, 0, 0, 1))
+    aligned = reorient_like(label, ct.geometry)
+    assert aligned is not None
+    np.testing.assert_array_equal(aligned.array, _resampled_by_sitk(label, ct))
+    np.testing.assert_array_equal(aligned.array, label.array[:, ::-1, :])

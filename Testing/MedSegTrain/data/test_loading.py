@@ -57,3 +57,17 @@ def test_inputs_are_not_modified(nnunet_v2) -> None:
     before = {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
     load_case(load_dataset(root).training[0])
     assert before == {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_label_stored_with_a_flipped_axis_is_reoriented(tmp_path: Path, write_image_file) -> None:
+    image = write_image_file(tmp_path / "i.nii.gz", np.zeros((2, 3, 4), np.float32), spacing=(1, 1, 2))
+    label_array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    flipped = sitk.GetImageFromArray(label_array)
+    flipped.SetSpacing((1.0, 1.0, 2.0))
+    flipped.SetDirection((1, 0, 0, 0, -1, 0, 0, 0, 1))
+    flipped.SetOrigin((0.0, 2.0, 0.0))  # index y=0 sits where the image's y=2 is
+    sitk.WriteImage(flipped, str(tmp_path / "l.nii.gz"))
+    loaded = load_case(Case("c", [image], tmp_path / "l.nii.gz"))
+    np.testing.assert_array_equal(loaded.label, label_array[:, ::-1, :])
+    expected = sitk.Resample(flipped, sitk.ReadImage(str(image)), sitk.Transform(), sitk.sitkNearestNeighbor)
+    np.testing.assert_array_equal(loaded.label, sitk.GetArrayFromImage(expected))

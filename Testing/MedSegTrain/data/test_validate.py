@@ -132,3 +132,15 @@ def test_empty_dataset(tmp_path: Path, write_json) -> None:
     (tmp_path / "imagesTr").mkdir()
     write_json(tmp_path / "dataset.json", {"channel_names": {"0": "CT"}, "labels": {"background": 0}})
     assert validate_dataset(load_dataset(tmp_path)) == [f"{tmp_path / 'dataset.json'}: no training cases"]
+
+
+def test_flipped_label_with_the_same_voxel_centres_is_fine(nnunet_v2) -> None:
+    import SimpleITK as sitk
+
+    root = nnunet_v2(1)
+    path = root / "labelsTr" / "case0.nii.gz"
+    label = sitk.ReadImage(str(path))
+    flipped = sitk.Flip(label, [True, False, False])  # keeps voxel centres, reverses the x index
+    assert flipped.GetDirection()[0] == -1.0
+    sitk.WriteImage(flipped, str(path))
+    assert validate_dataset(load_dataset(root)) == []
