@@ -405,11 +405,12 @@ def save_bundle(path: str | Path, meta: Mapping[str, Any], state_dicts: Sequence
     """Write a bundle folder, or a ``.zip`` when ``path`` ends so; atomically; returns ``path``.
 
     ``meta`` follows the ``model.json`` layout; ``format_version`` and ``created`` are filled in
-    when absent, and ``members`` (``fold<i>.safetensors``) when absent. ``meta`` is not modified.
+    when absent, and ``members`` (``fold<i>.safetensors``) when absent. Tuples, numpy scalars and
+    arrays and paths are stored as their JSON equivalents. ``meta`` is not modified.
     An existing bundle at ``path`` is replaced; any other existing file or folder is refused.
     """
     path = Path(path)
-    meta = copy.deepcopy(dict(meta))
+    meta = _plain_json(meta)
     meta.setdefault("format_version", FORMAT_VERSION)
     meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     if "members" not in meta:
@@ -437,6 +438,22 @@ def save_bundle(path: str | Path, meta: Mapping[str, Any], state_dicts: Sequence
     except OSError as exc:
         raise MedSegError(f"bundle {path}: cannot be written ({exc.strerror or exc})") from None
     return path
+
+
+def _plain_json(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``meta`` in plain JSON types (what load_bundle will return)."""
+
+    def convert(value: Any) -> Any:
+        if hasattr(value, "tolist"):  # numpy scalars and arrays, torch tensors
+            return value.tolist()
+        if isinstance(value, Path):
+            return str(value)
+        raise MedSegError(f"model.json: cannot store a {type(value).__name__} value ({value!r:.80})")
+
+    try:
+        return json.loads(json.dumps(dict(meta), default=convert, allow_nan=True))
+    except (TypeError, ValueError) as exc:
+        raise MedSegError(f"model.json: the metadata is not JSON-compatible ({exc})") from None
 
 
 def _safetensors_bytes(state: Mapping[str, Any], name: str) -> bytes:

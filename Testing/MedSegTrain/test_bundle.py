@@ -346,3 +346,21 @@ def test_an_existing_bundle_is_replaced(tmp_path: Path) -> None:
     assert bundle.name == "second"
     swapped = bundle.state_dict(0)
     assert all(torch.equal(swapped[k], v) for k, v in nets[1].state_dict().items())
+
+
+def test_numpy_values_tuples_and_paths_are_stored_as_json(tmp_path: Path) -> None:
+    import numpy as np
+
+    meta = _meta()
+    meta["inference"]["patch_size"] = (8, 16, 16)
+    meta["labels"]["lesion"] = np.int64(2)
+    meta["training"]["validation_metrics"] = {"dice": np.float32(0.75), "per_case": np.array([0.5, 1.0])}
+    meta["training"]["recipe"]["data"] = tmp_path / "data"
+    bundle = load_bundle(save_bundle(tmp_path / "b", meta, [n.state_dict() for n in _networks()]))
+    assert bundle.meta["inference"]["patch_size"] == [8, 16, 16]
+    assert bundle.meta["labels"]["lesion"] == 2 and type(bundle.meta["labels"]["lesion"]) is int
+    assert bundle.meta["training"]["validation_metrics"] == {"dice": 0.75, "per_case": [0.5, 1.0]}
+    assert bundle.meta["training"]["recipe"]["data"] == str(tmp_path / "data")
+    meta["training"]["recipe"]["callback"] = object()
+    with pytest.raises(MedSegError, match="cannot store a object value"):
+        save_bundle(tmp_path / "c", meta, [n.state_dict() for n in _networks()])
