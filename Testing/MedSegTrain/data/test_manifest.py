@@ -76,3 +76,24 @@ def test_malformed_manifests(tmp_path: Path, text: str, message: str) -> None:
 def test_missing_manifest(tmp_path: Path) -> None:
     with pytest.raises(MedSegError, match="not found"):
         load_dataset(tmp_path / "none.csv")
+
+
+@pytest.mark.realdata
+def test_real_brats_cases_through_a_manifest(shared_data: Path, tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    root = shared_data / "brats2015-deepmedic"
+    rows = [f"brats_2013_pat000{i}_1,{root}/images/brats_2013_pat000{i}_1_flair.nii.gz,"
+            f"{root}/images/brats_2013_pat000{i}_1_t1c.nii.gz,{root}/labels/brats_2013_pat000{i}_1_seg.nii.gz"
+            for i in (1, 2)]
+    csv = tmp_path / "brats.csv"
+    # label values from the folder's PROVENANCE.md (BraTS 2013/2015 convention)
+    csv.write_text("# labels: necrosis=1, oedema=2, non-enhancing=3, enhancing=4\n"
+                   "case_id,image_FLAIR,image_T1c,label\n" + "\n".join(rows) + "\n")
+    dataset = load_dataset(csv)
+    assert dataset.channel_names == ["FLAIR", "T1c"] and dataset.modality == "MR"
+    assert validate_dataset(dataset) == []
+    loaded = load_case(dataset.training[1], n_channels=2)
+    t1c = sitk.ReadImage(str(root / "images" / "brats_2013_pat0002_1_t1c.nii.gz"))
+    np.testing.assert_array_equal(loaded.image[1], sitk.GetArrayFromImage(t1c).astype(np.float32))
+    assert set(np.unique(loaded.label)) <= {0, 1, 2, 3, 4} and loaded.label.max() > 0
