@@ -5,6 +5,9 @@
 * :func:`compute_label_metrics` — label maps: per label and per (overlapping) region.
 * :func:`msd_2d` — the mixup paper's in-slice mean surface distance.
 * :func:`expected_calibration_error`, :func:`brier_score` — calibration of probability maps.
+* ``MedSegTrain.metrics.aggregate`` — mean, sd, median, 95 % CI over cases; table, CSV, JSON.
+
+Definitions, conventions and the benchmark against MONAI / surface-distance: ``docs/metrics.md``.
 """
 
 from MedSegTrain.metrics.binary import METRIC_NAMES, compute_metrics
