@@ -364,3 +364,14 @@ def test_numpy_values_tuples_and_paths_are_stored_as_json(tmp_path: Path) -> Non
     meta["training"]["recipe"]["callback"] = object()
     with pytest.raises(MedSegError, match="cannot store a object value"):
         save_bundle(tmp_path / "c", meta, [n.state_dict() for n in _networks()])
+
+
+def test_reading_metadata_needs_no_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = save_bundle(tmp_path / "b.zip", _meta(), [n.state_dict() for n in _networks()])
+    code = ("import sys; from MedSegTrain.bundle import read_meta; import MedSegTrain.data, MedSegTrain.io; "
+            f"meta = read_meta({str(path)!r}); print(meta['name'], 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["tiny", "False"]
