@@ -93,7 +93,7 @@ def fill_table(table: qt.QTableWidget, rows: Sequence[Sequence[str]],
         for c, text in enumerate(row):
             item = qt.QTableWidgetItem(str(text))
             if c > 0:
-                item.setTextAlignment(int(qt.Qt.AlignRight | qt.Qt.AlignVCenter))
+                item.setTextAlignment(qt.Qt.AlignRight | qt.Qt.AlignVCenter)
             table.setItem(r, c, item)
         if colors is not None and colors[r] is not None:
             red, green, blue = (round(255 * v) for v in colors[r])

@@ -188,6 +188,7 @@ class WindowingPanel(qt.QWidget):
             return
         model = self._presets.get(self._model_window)
         model_text = model.label if model is not None else self._model_window
-        self.status.show("warning", _("The display window differs from the model's window ({model}). "
-                                      "The model always sees its own window; choose it to see what the "
-                                      "model sees.").format(model=model_text))
+        self.status.show("warning", _("The display window differs from the window the model was trained "
+                                      "with ({model}). Choose that preset to see what the model sees; "
+                                      "inference keeps the model's window unless 'Clip inputs to the "
+                                      "display window first' is on.").format(model=model_text))

@@ -9,8 +9,9 @@ import pytest
 
 MODULE_DIR = Path(__file__).resolve().parents[2] / "MedSegMixup"
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "Resources" / "Screenshots"
-if str(MODULE_DIR) not in sys.path:
-    sys.path.insert(0, str(MODULE_DIR))
+for folder in (MODULE_DIR, Path(__file__).resolve().parent):  # MedSegMixupLib, and bundles.py
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +21,33 @@ def module_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def screenshot_dir() -> Path:
-    """Where the GUI tests save panel screenshots for the docs."""
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOT_DIR
+def screenshot():
+    """``screenshot(widget, name)``: show ``widget`` at a Slicer module-panel width, at its natural
+    height, and save it as ``Resources/Screenshots/<name>.png`` (for the docs); returns the path."""
+    from MedSegMixupLib.qt_shim import process_events, save_widget_png
+
+    def take(widget, name: str, width: int = 460) -> Path:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        widget.show()
+        process_events()
+        widget.resize(width, max(widget.sizeHint().height(), widget.minimumSizeHint().height()))
+        process_events()
+        path = SCREENSHOT_DIR / f"{name}.png"
+        assert save_widget_png(widget, path), f"cannot write {path}"
+        return path
+
+    return take
+
+
+@pytest.fixture(scope="session")
+def make_bundle():
+    """``make_bundle(path, labels=None, channels=("T2",), members=2) -> Path``: a valid tiny bundle."""
+    from bundles import write_bundle
+
+    return write_bundle
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, make_bundle) -> Path:
+    """An untrained two-member prostate bundle (labels and channels like the real test bundle)."""
+    return make_bundle(tmp_path_factory.mktemp("bundles") / "tiny")

@@ -1,0 +1,83 @@
+"""Segment matching, metric table, FP/FN maps and CSV of the compare panel's logic (X10, B10)."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+from MedSegMixupLib.comparison import ComparisonError, compare, format_value, match_segments
+from MedSegMixupLib.workspace import Segmentation
+
+from MedSegTrain.io import Volume
+
+
+def volume(array, spacing=(1.0, 1.0, 2.0)):
+    return Volume(np.asarray(array), spacing, (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+
+
+@pytest.fixture
+def pair():
+    ref = np.zeros((4, 10, 10), np.uint8)
+    ref[1:3, 2:6, 2:6] = 1            # 32 voxels of "gland"
+    ref[1:3, 6:8, 2:6] = 2            # 16 voxels of "zone"
+    pred = np.zeros_like(ref)
+    pred[1:3, 3:7, 2:6] = 5           # gland predicted one row lower (value 5 in the prediction)
+    pred[1:3, 7:8, 2:6] = 6           # zone: only its lower row
+    reference = Segmentation(volume(ref), {"gland": 1, "zone": 2})
+    prediction = Segmentation(volume(pred), {"gland": 5, "zone": 6})
+    return reference, prediction
+
+
+def test_hand_computed_dice_and_error_maps(pair):
+    reference, prediction = pair
+    ref_before = reference.labelmap.array.copy()
+    result = compare(reference, prediction, "ref", "pred")
+    # gland: ref rows 2-5, pred rows 3-6 -> overlap rows 3-5 = 3*4*2 = 24; |R| = |P| = 32
+    assert result.metrics["gland"]["dice"] == pytest.approx(2 * 24 / 64)
+    assert result.metrics["gland"]["iou"] == pytest.approx(24 / 40)
+    # zone: ref rows 6-7 (16), pred row 7 (8), overlap 8
+    assert result.metrics["zone"]["dice"] == pytest.approx(2 * 8 / 24)
+    assert result.metrics["zone"]["recall"] == pytest.approx(8 / 16)
+    assert result.metrics["zone"]["volume_ref_ml"] == pytest.approx(16 * 2.0 / 1000)
+    fp = result.false_positives.labelmap.array
+    fn = result.false_negatives.labelmap.array
+    # predicted gland on row 6 where the reference says zone: FP of gland and FN of zone
+    assert np.all(fp[1:3, 6, 2:6] == 1) and np.all(fn[1:3, 6, 2:6] == 2)
+    assert np.all(fn[1:3, 2, 2:6] == 1)             # missed gland row
+    assert np.count_nonzero(fp) == 8 and np.count_nonzero(fn) == 16
+    assert result.false_positives.labels == {"gland FP": 1, "zone FP": 2}
+    assert np.array_equal(reference.labelmap.array, ref_before)  # inputs untouched
+
+
+def test_segments_match_by_value_when_names_differ():
+    ref = Segmentation(volume(np.zeros((2, 3, 3), np.uint8)), {"1": 1, "2": 2})
+    pred = Segmentation(volume(np.zeros((2, 3, 3), np.uint8)), {"kidney": 1, "tumour": 3})
+    assert match_segments(ref, pred) == {"1": (1, 1)}
+
+
+def test_different_grids_and_no_common_segment_are_refused(pair):
+    reference, prediction = pair
+    moved = Segmentation(volume(prediction.labelmap.array, spacing=(1.0, 1.0, 3.0)), prediction.labels)
+    with pytest.raises(ComparisonError, match="different image grids"):
+        compare(reference, moved)
+    other = Segmentation(prediction.labelmap, {"liver": 9})
+    with pytest.raises(ComparisonError, match="no segment in common"):
+        compare(reference, other)
+
+
+def test_csv_has_full_precision_and_one_row_per_segment(pair, tmp_path):
+    result = compare(*pair, "ref", "pred")
+    path = result.write_csv(tmp_path / "metrics.csv")
+    rows = list(csv.DictReader(path.open()))
+    assert [r["segment"] for r in rows] == ["gland", "zone"]
+    assert float(rows[0]["dice"]) == pytest.approx(0.75, abs=0)
+    assert rows[0]["reference"] == "ref" and rows[0]["prediction"] == "pred"
+    assert list(tmp_path.iterdir()) == [path]  # atomic: no temporary left behind
+
+
+def test_table_formatting():
+    assert format_value(0.123456, 3) == "0.123"
+    assert format_value(math.inf, 2) == "∞"
+    assert format_value(math.nan, 2) == "n/a"
