@@ -64,7 +64,9 @@ def brier_score(prob: np.ndarray, ref: np.ndarray, mask: np.ndarray | None = Non
 def _check(
     prob: np.ndarray, ref: np.ndarray, mask: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    prob = np.asarray(prob, dtype=np.float64)
+    prob = np.asarray(prob)
+    if prob.dtype.kind != "f":  # float32 maps stay float32: a (K, z, y, x) CT map is large
+        prob = prob.astype(np.float64)
     ref = np.asarray(ref)
     if ref.dtype.kind not in "biu":
         raise MedSegError(f"calibration: reference must be an integer or boolean map, got {ref.dtype}")

@@ -37,7 +37,9 @@ def test_perfectly_calibrated_probabilities_have_small_ece():
     rng = np.random.default_rng(0)
     prob = rng.random(200_000)
     ref = rng.random(200_000) < prob  # g ~ Bernoulli(p): calibrated by construction
-    assert expected_calibration_error(prob, ref) < 0.01
+    ece = expected_calibration_error(prob, ref)
+    assert ece < 0.01
+    assert expected_calibration_error(prob.astype(np.float32), ref) == pytest.approx(ece, abs=1e-6)
     # overconfident: push probabilities to 0/1 while keeping the labels
     assert expected_calibration_error(np.round(prob), ref) > 0.2
 
