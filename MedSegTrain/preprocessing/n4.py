@@ -34,8 +34,8 @@ def n4_correct(
 ) -> np.ndarray:
     """Bias-corrected float32 copy of ``array`` (``(z, y, x)``, values >= 0 expected).
 
-    ``mask`` is a boolean array, ``"otsu"`` (foreground by Otsu threshold, SimpleITK's usual
-    recipe), ``"nonzero"`` or ``"none"`` (whole image). ``iterations`` lists the maximum
+    ``mask`` is a boolean array, ``"otsu"`` (foreground by an Otsu threshold of
+    ``log(1 + intensity)``), ``"nonzero"`` or ``"none"`` (whole image). ``iterations`` lists the maximum
     iterations per fitting level.
     """
     data = np.asarray(array, dtype=np.float32)
@@ -101,7 +101,7 @@ def _mask_image(data: np.ndarray, image: sitk.Image, mask: np.ndarray | str) -> 
         if mask == "nonzero":
             array = (data != 0).astype(np.uint8)
         else:
-            return sitk.OtsuThreshold(image, 0, 1, 200)
+            return _otsu_log_mask(data, image)
     else:
         array = np.asarray(mask)
         if array.shape != data.shape:
@@ -110,3 +110,15 @@ def _mask_image(data: np.ndarray, image: sitk.Image, mask: np.ndarray | str) -> 
     out = sitk.GetImageFromArray(array)
     out.CopyInformation(image)
     return out
+
+
+def _otsu_log_mask(data: np.ndarray, image: sitk.Image) -> sitk.Image:
+    """Otsu foreground on log intensities.
+
+    Plain Otsu (SimpleITK's N4 example) splits MR at its bright outliers: on PROMISE12 Case00
+    it keeps 4.5 % of the voxels and only 20 % of the prostate, and N4 then stops after two
+    iterations without correcting anything. On log(1 + x) the mask holds the whole prostate.
+    """
+    logged = sitk.GetImageFromArray(np.log1p(np.maximum(data, 0.0)).astype(np.float32))
+    logged.CopyInformation(image)
+    return sitk.OtsuThreshold(logged, 0, 1, 200)

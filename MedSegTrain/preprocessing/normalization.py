@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from MedSegTrain.errors import MedSegError
+from MedSegTrain.preprocessing.windowing import percentiles
 
 NORMALIZATIONS = ("none", "zscore", "zscore-nonzero", "percentile-minmax", "minmax", "fixed-zscore")
 _EPS = 1e-8
@@ -62,7 +63,9 @@ def minmax(array: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     scale = high - low
     if scale <= 0:
         return out
-    out = ((data.astype(np.float64) - low) / scale).astype(np.float32)
+    out = data.astype(np.float32, copy=True)
+    out -= np.float32(low)
+    out *= np.float32(1.0 / scale)
     if mask is not None:
         out[~mask] = 0.0
     return out
@@ -81,12 +84,14 @@ def percentile_minmax(
     values = data[mask] if nonzero else data.reshape(-1)
     if values.size == 0:
         return np.zeros(data.shape, np.float32)
-    low, high = np.percentile(values, [lower, upper])
-    clipped = np.clip(data.astype(np.float64), low, high)
+    low, high = percentiles(values, (lower, upper))
     scale = high - low
     if scale <= 0:
         return np.zeros(data.shape, np.float32)
-    out = ((clipped - low) / scale).astype(np.float32)
+    out = data.astype(np.float32, copy=True)
+    np.clip(out, low, high, out=out)
+    out -= np.float32(low)
+    out *= np.float32(1.0 / scale)
     if mask is not None:
         out[~mask] = 0.0
     return out

@@ -110,7 +110,8 @@ class PreprocessingSpec:
         reference = volumes[0].geometry
         arrays = [_on_reference(v, reference) for v in volumes]
         bounds = tuple(self.window.bounds(a) for a in arrays)
-        arrays = [self.window.apply(a) for a in arrays]
+        if self.window.kind != "none":
+            arrays = [self.window.apply(a, b) for a, b in zip(arrays, bounds, strict=True)]
         if self.n4:
             params = check_n4_params(self.n4_params, "preprocessing.n4_params")
             arrays = [n4_correct(a, tuple(reversed(reference.spacing)), **params) for a in arrays]
@@ -119,21 +120,21 @@ class PreprocessingSpec:
             if self.crop_nonzero
             else cropping.full_box(reference.shape)
         )
-        stack = cropping.crop(np.stack(arrays), box)
+        stack = _stack_cropped(arrays, box)
         cropped = _cropped_geometry(reference, box)
         target = self._target_grid(cropped)
         resampled = None
         if not target.same_as(cropped, tol=1e-9):
             stack = resampling.resample_array(stack, cropped, target, self.interpolation)
             resampled = target
-        normalized = np.stack(
-            [normalize(c, self.normalization, self.norm_params, i) for i, c in enumerate(stack)]
-        )
-        padded, pad = cropping.pad_to_shape(normalized, self._padded_shape(normalized.shape[1:]))
+        for i in range(stack.shape[0]):
+            stack[i] = normalize(stack[i], self.normalization, self.norm_params, i)
+        wanted = self._padded_shape(stack.shape[1:])
+        pad = tuple((0, 0) for _ in wanted)
+        if wanted != stack.shape[1:]:
+            stack, pad = cropping.pad_to_shape(stack, wanted)
         context = PreparedContext(reference, box, cropped, resampled, pad, bounds)
-        return Prepared(
-            np.ascontiguousarray(padded, dtype=np.float32), _padded_geometry(target, pad), context
-        )
+        return Prepared(np.ascontiguousarray(stack, dtype=np.float32), _padded_geometry(target, pad), context)
 
     def prepare_label(self, label: Volume, prepared: Prepared) -> np.ndarray:
         """The label map on ``prepared``'s grid (nearest neighbour), ``(z, y, x)`` integers; pad is 0."""
@@ -323,6 +324,15 @@ def _on_reference(volume: Volume, reference: Geometry) -> np.ndarray:
     if volume.geometry.same_as(reference, tol=1e-4):
         return volume.array
     return resampling.resample_array(volume.array, volume.geometry, reference, "linear")
+
+
+def _stack_cropped(arrays: Sequence[np.ndarray], box: cropping.Box) -> np.ndarray:
+    """One float32 ``(C, *box)`` copy of the channels' crops (the only full copy of the input)."""
+    region = tuple(slice(a, b) for a, b in box)
+    stack = np.empty((len(arrays), *(b - a for a, b in box)), np.float32)
+    for i, array in enumerate(arrays):
+        stack[i] = array[region]
+    return stack
 
 
 def _cropped_geometry(geometry: Geometry, box: cropping.Box) -> Geometry:

@@ -117,8 +117,8 @@ class WindowPreset:
             return 0.0, 0.0
         if self.kind == "none":
             return float(values.min()), float(values.max())
-        low, high = np.percentile(values, [self.lower, self.upper])
-        return float(low), float(high)
+        low, high = percentiles(values, (self.lower, self.upper))
+        return low, high
 
     def window_level(self, array: np.ndarray | None = None) -> tuple[float, float]:
         """(window, level) for a display: fixed values, or computed from ``array``."""
@@ -127,19 +127,19 @@ class WindowPreset:
         low, high = self.bounds(array)
         return high - low, (low + high) / 2.0
 
-    def apply(self, array: np.ndarray) -> np.ndarray:
-        """A new float32 array clipped to :meth:`bounds`; the input is never modified."""
+    def apply(self, array: np.ndarray, bounds: tuple[float, float] | None = None) -> np.ndarray:
+        """A new float32 array clipped to :meth:`bounds`; the input is never modified.
+
+        ``bounds`` may pass bounds already computed for this array (saves a percentile pass).
+        """
         data = np.asarray(array)
         out = data.astype(np.float32, copy=True)
         if self.kind == "none":
             return out
-        low, high = self.bounds(data)
+        low, high = self.bounds(data) if bounds is None else bounds
+        np.clip(out, low, high, out=out)
         if self.nonzero:
-            keep_zero = data == 0
-            np.clip(out, low, high, out=out)
-            out[keep_zero] = 0.0
-        else:
-            np.clip(out, low, high, out=out)
+            out[data == 0] = 0.0
         return out
 
     def is_data_dependent(self) -> bool:
@@ -228,6 +228,47 @@ def _validate(p: WindowPreset) -> None:
             raise MedSegError(
                 f"window preset {p.name!r} upper: must be greater than lower ({p.upper} <= {p.lower})"
             )
+
+
+def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
+    """Percentiles ``qs`` (0..100) of ``values``, exactly as ``np.percentile`` (linear) computes them.
+
+    Integer images with a modest value range (CT in HU, most MR) take a counting path: one
+    chunked ``bincount`` pass instead of a partial sort, about 3x faster on a 512x512x200 CT
+    (benchmark in ``Testing/benchmarks/test_preprocessing_benchmark.py``). Other data goes
+    through ``np.percentile``.
+    """
+    data = np.asarray(values).reshape(-1)
+    if data.size == 0:
+        raise MedSegError("percentiles: no values")
+    if data.dtype.kind not in "iub" or data.size < _COUNTING_MIN_SIZE:
+        return tuple(float(v) for v in np.percentile(data, qs))
+    low, high = int(data.min()), int(data.max())
+    if high - low > _COUNTING_MAX_RANGE:
+        return tuple(float(v) for v in np.percentile(data, qs))
+    counts = np.zeros(high - low + 1, np.int64)
+    for start in range(0, data.size, _CHUNK):
+        chunk = data[start : start + _CHUNK].astype(np.int64)
+        if low:
+            chunk -= low
+        counts += np.bincount(chunk, minlength=counts.size)
+    cumulative = np.cumsum(counts)
+    n = int(cumulative[-1])
+    out = []
+    for q in qs:
+        rank = q / 100.0 * (n - 1)
+        below = int(np.floor(rank))
+        fraction = rank - below
+        # value of the k-th order statistic (0-based) = first bin whose cumulative count exceeds k
+        v0 = int(np.searchsorted(cumulative, below + 1)) + low
+        v1 = int(np.searchsorted(cumulative, min(below + 2, n))) + low
+        out.append(v0 + (v1 - v0) * fraction)
+    return tuple(float(v) for v in out)
+
+
+_COUNTING_MIN_SIZE = 1 << 16
+_COUNTING_MAX_RANGE = 1 << 18
+_CHUNK = 1 << 22
 
 
 def _sample_values(p: WindowPreset, array: np.ndarray | None) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.preprocessing.windowing import WindowPreset, get_preset, list_presets
+from MedSegTrain.preprocessing.windowing import WindowPreset, get_preset, list_presets, percentiles
 
 # (low, high) = level -/+ window/2, worked out by hand from the documented W/L values.
 FIXED_BOUNDS = {
@@ -161,3 +161,22 @@ def test_windowing_and_package_import_neither_torch_nor_simpleitk() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.int32, np.uint16])
+def test_counting_percentiles_equal_numpy_on_integer_images(dtype: type) -> None:
+    rng = np.random.default_rng(11)
+    info = np.iinfo(dtype)
+    data = rng.normal(0, 300, 300_001).clip(max(info.min, -1024), min(info.max, 3071)).astype(dtype)
+    qs = (0.0, 0.6, 1.0, 25.0, 50.0, 99.0, 99.5, 100.0)
+    np.testing.assert_allclose(percentiles(data, qs), np.percentile(data, qs), rtol=0, atol=1e-9)
+
+
+def test_percentiles_fall_back_for_float_and_wide_ranges() -> None:
+    rng = np.random.default_rng(12)
+    wide = rng.integers(-(10**7), 10**7, 100_000)
+    floats = rng.random(100_000).astype(np.float32)
+    for data in (wide, floats):
+        np.testing.assert_allclose(
+            percentiles(data, (1.0, 99.0)), np.percentile(data, (1.0, 99.0)), rtol=1e-12
+        )
