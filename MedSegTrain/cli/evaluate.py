@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.progress == "json":
         progress.emit("done", outputs=outputs)
     else:
-        print(format_table(records, summaries, metrics))
+        # one case: its rows say everything, a summary of one value would only add noise
+        print(format_table(records, summaries if len(pairs) > 1 else {}, metrics))
     return 0
 
 

@@ -65,6 +65,7 @@ def test_table_is_the_default_output(tmp_path, capsys):
     header, _, row = out.splitlines()[:3]
     assert header.split() == ["case", "target", "dice", "hd"]
     assert row.split() == ["r", "1", f"{6 / 7:.4f}", "2.00"]
+    assert "mean" not in out  # no summary block for a single case
 
 
 def test_folders_matched_by_case_id_with_unmatched_reported(tmp_path, capsys):
