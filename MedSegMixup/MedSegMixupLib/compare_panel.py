@@ -64,7 +64,6 @@ class ComparePanel(qt.QWidget):
         actions.addWidget(self.export_button)
         form.addRow(actions)
         self.table = readonly_table(COLUMNS, COLUMN_TOOLTIPS)
-        self.table.setMinimumHeight(110)
         form.addRow(self.table)
         self.overlay = qt.QLabel()
         self.overlay.setAlignment(qt.Qt.AlignCenter)

@@ -17,7 +17,8 @@ import numpy as np
 
 from .workspace import FALSE_NEGATIVE_COLOR, FALSE_POSITIVE_COLOR, Segmentation
 
-# (metric key of compute_label_metrics, column title, decimals, column tooltip)
+# (metric key of compute_label_metrics, column title, decimals, column tooltip); the CSV has more
+# (precision, hd, volumes in mL).
 TABLE_METRICS: tuple[tuple[str, str, int, str], ...] = (
     ("dice", "Dice", 3, "Dice similarity coefficient 2|P∩R| / (|P|+|R|)"),
     ("iou", "IoU", 3, "Intersection over union (Jaccard)"),
@@ -26,8 +27,6 @@ TABLE_METRICS: tuple[tuple[str, str, int, str], ...] = (
     ("arvd", "ARVD", 3, "Absolute relative volume difference |P−R| / R"),
     ("recall", "Sens.", 3, "Sensitivity (recall) TP / (TP+FN)"),
     ("specificity", "Spec.", 4, "Specificity TN / (TN+FP)"),
-    ("volume_ref_ml", "Ref. mL", 1, "Reference volume (mL)"),
-    ("volume_pred_ml", "Pred. mL", 1, "Predicted volume (mL)"),
 )
 COLUMNS = ["Segment", *(title for _key, title, _d, _tip in TABLE_METRICS)]
 COLUMN_TOOLTIPS = ["Segment name", *(tip for _key, _title, _d, tip in TABLE_METRICS)]

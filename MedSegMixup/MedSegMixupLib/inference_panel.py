@@ -51,8 +51,6 @@ class InferencePanel(qt.QWidget):
         models_section, models_body = collapsible_section(_("Models"))
         models = qt.QVBoxLayout(models_body)
         self.bundle_table = readonly_table(BUNDLE_COLUMNS)
-        self.bundle_table.setMinimumHeight(70)
-        self.bundle_table.setMaximumHeight(120)
         self.bundle_table.setToolTip(_("Every bundle and every fold inside it joins the ensemble"))
         self.bundle_table.itemSelectionChanged.connect(self._show_details)
         models.addWidget(self.bundle_table)

@@ -75,13 +75,14 @@ def readonly_table(columns: Sequence[str], tooltips: Sequence[str] | None = None
     table.setHorizontalHeaderLabels(list(columns))
     for index, tip in enumerate(tooltips or ()):
         table.horizontalHeaderItem(index).setToolTip(tip)
+    fit_height(table)
     table.setEditTriggers(qt.QAbstractItemView.NoEditTriggers)
     table.setSelectionBehavior(qt.QAbstractItemView.SelectRows)
     table.setAlternatingRowColors(True)
     table.verticalHeader().setVisible(False)
     header = table.horizontalHeader()
     header.setSectionResizeMode(qt.QHeaderView.ResizeToContents)
-    header.setSectionResizeMode(0, qt.QHeaderView.Stretch)
+    header.setStretchLastSection(True)
     return table
 
 
@@ -99,6 +100,19 @@ def fill_table(table: qt.QTableWidget, rows: Sequence[Sequence[str]],
             red, green, blue = (round(255 * v) for v in colors[r])
             table.item(r, 0).setIcon(color_icon(red, green, blue))
     table.resizeRowsToContents()
+    fit_height(table)
+
+
+def fit_height(table: qt.QTableWidget, min_rows: int = 2, max_rows: int = 8) -> None:
+    """Size the table to its rows (between ``min_rows`` and ``max_rows``) instead of a fixed block."""
+    count = prop(table, "rowCount")
+    shown = [table.rowHeight(r) for r in range(min(count, max_rows))]
+    shown += [table.verticalHeader().defaultSectionSize()] * max(min_rows - len(shown), 0)
+    scroll = table.horizontalScrollBar().sizeHint().height()
+    header = table.horizontalHeader().sizeHint().height()
+    height = header + sum(shown) + 2 * table.frameWidth() + scroll
+    table.setMinimumHeight(height)
+    table.setMaximumHeight(height)
 
 
 def color_icon(red: int, green: int, blue: int, size: int = 12) -> qt.QIcon:
