@@ -20,10 +20,10 @@ demo: $(STAMP)
 	$(BIN)/medsegtrain demo --out $(DEMO_OUT)
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow and not benchmark"
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow and not benchmark" --ignore=Testing/benchmarks
 
 test-slow: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m slow
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m slow --ignore=Testing/benchmarks
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]"
