@@ -6,7 +6,7 @@ fraction of batches augmented) that works on whole batches on the tensors' devic
 what it drew. See docs/augmentation.md.
 """
 
-from .mixup import cutmix, mixup, to_soft_targets
+from .mixup import cutmix, mixup
 from .pipeline import TRANSFORMS, AugmentationRecord, Augmenter, build_augmentation
 from .presets import get_preset, list_presets
 
@@ -19,5 +19,4 @@ __all__ = [
     "get_preset",
     "list_presets",
     "mixup",
-    "to_soft_targets",
 ]

@@ -121,12 +121,6 @@ def cutmix(
     return mixed_images, mixed_targets, lam
 
 
-def to_soft_targets(targets: torch.Tensor, num_classes: int | None, dtype: torch.dtype) -> torch.Tensor:
-    """Integer labels ``(N, 1, ...)`` as one-hot ``(N, K, ...)``; float targets cast to ``dtype``."""
-    _, num_classes = _check_targets(targets, num_classes)
-    return _soft_targets(targets, num_classes, dtype)
-
-
 def _check_alpha(alpha: float) -> float:
     try:
         value = float(alpha)
