@@ -12,17 +12,18 @@ calibration of the intensity range. On a 3D batch ``(N, C, z, y, x)``:
   sample (the paper applies it to 20 % of the samples).
 
 The slice transforms degrade only the image: the mask keeps the true anatomy the network has
-to recover. The batch keeps its shape.
+to recover. The batch keeps its shape. A 2D batch has no slice axis: there they do nothing and
+warn once, so a CT recipe still runs when training planned 2D patches.
 """
 
 from __future__ import annotations
 
+import warnings
 from abc import abstractmethod
 from typing import Any
 
 import torch
 
-from ..errors import MedSegError
 from .base import Labels, Options, Params, Transform, applied_indices
 from .randomness import bernoulli, integers, uniform
 
@@ -34,6 +35,7 @@ class _SliceResampling(Transform):
         super().__init__(p)
         self.max_stride = max_stride
         self.axis = axis
+        self._warned_2d = False
 
     @classmethod
     def from_options(cls, options: Options) -> _SliceResampling:
@@ -48,15 +50,23 @@ class _SliceResampling(Transform):
         return {**super().options(), "max_stride": self.max_stride, "axis": self.axis}
 
     def sample(self, shape: torch.Size, generator: torch.Generator, device: torch.device) -> Params:
-        if len(shape) != 5:
-            raise MedSegError(
-                f"augmentation {self.name} needs 3D batches (N, C, z, y, x), got shape {tuple(shape)}"
-            )
         n = shape[0]
         stride = integers(generator, 2, self.max_stride + 1, (n,), torch.device("cpu"))
         phase = (uniform(generator, (n,), 0.0, 1.0, torch.device("cpu")) * stride).long()
+        applied = bernoulli(generator, self.p, (n,), device)
+        if len(shape) != 5:
+            # A 2D batch (slices) has no slice axis: the recipe stays usable when training
+            # planned 2D patches, and says once that this transform does nothing there.
+            if not self._warned_2d:
+                warnings.warn(
+                    f"augmentation {self.name} needs 3D batches (N, C, z, y, x); it leaves batches of "
+                    f"shape {tuple(shape)} unchanged (preset ct_cues_2d is the 2D recipe)",
+                    stacklevel=2,
+                )
+                self._warned_2d = True
+            applied = torch.zeros_like(applied)
         return {
-            "applied": bernoulli(generator, self.p, (n,), device),
+            "applied": applied,
             "stride": stride.to(device),
             "phase": phase.to(device),
         }

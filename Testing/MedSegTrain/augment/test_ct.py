@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
 from MedSegTrain.augment.ct import IntensityRangeShift, SliceInterpolation, SliceSkip
-from MedSegTrain.errors import MedSegError
 
 
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, atol: float) -> None:
@@ -70,9 +71,15 @@ def test_slice_transforms_draw_strides_and_phases_in_range_and_act_on_selected_s
     assert abs(params["applied"].float().mean().item() - 0.5) < 0.06
 
 
-def test_slice_transforms_need_a_3d_batch():
-    with pytest.raises(MedSegError, match="3D batches"):
-        SliceSkip().sample(torch.Size((2, 1, 8, 8)), torch.Generator(), torch.device("cpu"))
+def test_slice_transforms_leave_2d_batches_alone_and_warn_once():
+    transform = SliceSkip(p=1.0)
+    images = torch.randn(3, 1, 8, 8)
+    with pytest.warns(UserWarning, match="needs 3D batches"):
+        params = transform.sample(images.shape, torch.Generator(), images.device)
+    assert not params["applied"].any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        transform.sample(images.shape, torch.Generator(), images.device)
 
 
 def test_intensity_range_shift_applies_scale_and_shift_to_a_fifth_of_the_samples():

@@ -177,3 +177,11 @@ def test_no_transform_modifies_its_inputs(name):
         pytest.fail("no partial draw in 20 seeds")
     assert torch.equal(images, before[0]) and torch.equal(labels, before[1])
     assert not torch.equal(out_images, images) or not torch.equal(out_labels, labels)
+
+
+def test_the_3d_ct_preset_still_runs_on_2d_batches():
+    images, labels = _batch(n=4, shape=(16, 16))
+    augmenter = build_augmentation({"preset": "ct_cues", "batch_probability": 1.0})
+    with pytest.warns(UserWarning, match="ct_cues_2d"):
+        out_images, out_labels = augmenter(images, labels, torch.Generator().manual_seed(0))
+    assert out_images.shape == images.shape and out_labels.shape == labels.shape
