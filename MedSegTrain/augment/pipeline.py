@@ -56,12 +56,14 @@ class AugmentationRecord:
     """What one call drew: whether the batch was augmented and each step's parameters."""
 
     augmented: bool
+    shape: tuple[int, ...]
     steps: list[tuple[str, Params]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (tensors as nested lists)."""
         return {
             "augmented": self.augmented,
+            "shape": list(self.shape),
             "steps": [
                 {"name": name, **{key: value.tolist() for key, value in params.items()}}
                 for name, params in self.steps
@@ -96,15 +98,20 @@ class Augmenter:
         """Draw the parameters for a batch of ``shape`` without touching any data."""
         draw = uniform(generator, (1,), 0.0, 1.0, torch.device("cpu"))
         if not self.transforms or float(draw) >= self.batch_probability:
-            return AugmentationRecord(augmented=False)
+            return AugmentationRecord(augmented=False, shape=tuple(shape))
         steps = [(step.name, step.sample(shape, generator, device)) for step in self.transforms]
-        return AugmentationRecord(augmented=True, steps=steps)
+        return AugmentationRecord(augmented=True, shape=tuple(shape), steps=steps)
 
     def replay(
         self, images: torch.Tensor, labels: Labels, record: AugmentationRecord
     ) -> tuple[torch.Tensor, Labels]:
         """Apply recorded draws (from ``last_record`` or ``sample``) to a batch of the same shape."""
         _check_batch(images, labels)
+        if tuple(images.shape) != tuple(record.shape):
+            raise MedSegError(
+                f"augmentation record was drawn for a batch of shape {tuple(record.shape)}, "
+                f"not {tuple(images.shape)}"
+            )
         if not record.augmented:
             return images, labels
         if len(record.steps) != len(self.transforms):

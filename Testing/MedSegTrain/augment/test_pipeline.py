@@ -56,7 +56,10 @@ def test_record_replays_the_same_draws_and_serialises_to_json():
     ]
     replayed = augmenter.replay(images, labels, record)
     assert torch.equal(replayed[0], out_images) and torch.equal(replayed[1], out_labels)
+    with pytest.raises(MedSegError, match="drawn for a batch of shape"):
+        augmenter.replay(images[:2], labels[:2], record)
     as_json = json.loads(json.dumps(record.to_dict()))
+    assert as_json["shape"] == list(images.shape)
     assert as_json["steps"][0]["affine.angles"] == record.steps[0][1]["affine.angles"].tolist()
     assert as_json["steps"][0]["flip.flips"] == record.steps[0][1]["flip.flips"].tolist()
 
