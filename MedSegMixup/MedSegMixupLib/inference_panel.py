@@ -18,7 +18,7 @@ from .ui import StatusLine, button, combo, fill_table, readonly_table, set_combo
 from .workspace import default_colors
 
 DEVICES = (("auto", "Auto (GPU when available)"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)"))
-BUNDLE_COLUMNS = ["Bundle", "Network", "Models", "Labels", "Validation"]
+BUNDLE_COLUMNS = ["Bundle", "Network", "Models", "Validation"]
 PROGRESS_STEPS = 1000
 
 
@@ -171,8 +171,7 @@ class InferencePanel(qt.QWidget):
         self._show_bundles()
 
     def _show_bundles(self) -> None:
-        rows = [[b.name, b.network, str(b.n_members), ", ".join(b.segment_labels), b.score_text()]
-                for b in self.bundles]
+        rows = [[b.name, b.network, str(b.n_members), b.score_text()] for b in self.bundles]
         fill_table(self.bundle_table, rows)
         if self.bundles:
             self.bundle_table.selectRow(len(self.bundles) - 1)

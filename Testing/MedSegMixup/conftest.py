@@ -22,15 +22,17 @@ def module_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def screenshot():
-    """``screenshot(widget, name)``: show ``widget`` at a Slicer module-panel width, at its natural
-    height, and save it as ``Resources/Screenshots/<name>.png`` (for the docs); returns the path."""
+    """``screenshot(widget, name)``: save ``widget`` as ``Resources/Screenshots/<name>.png`` (for the
+    docs) and return the path; a top-level widget is first shown at a Slicer module-panel width and
+    its natural height, a child is captured as laid out in its parent."""
     from MedSegMixupLib.qt_shim import process_events, save_widget_png
 
-    def take(widget, name: str, width: int = 460) -> Path:
+    def take(widget, name: str, width: int = 520) -> Path:
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        widget.show()
-        process_events()
-        widget.resize(width, max(widget.sizeHint().height(), widget.minimumSizeHint().height()))
+        if widget.parentWidget() is None:  # a top-level panel: give it a module-panel geometry
+            widget.show()
+            process_events()
+            widget.resize(width, max(widget.sizeHint().height(), widget.minimumSizeHint().height()))
         process_events()
         path = SCREENSHOT_DIR / f"{name}.png"
         assert save_widget_png(widget, path), f"cannot write {path}"

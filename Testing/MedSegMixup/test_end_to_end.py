@@ -58,8 +58,9 @@ def test_sample_to_csv_with_the_real_backend(module, qtbot, tmp_path, screenshot
     written = compare.export_csv(tmp_path / "metrics.csv")
     assert [r["segment"] for r in csv.DictReader(written.open())] == ["central_gland", "peripheral_zone"]
 
-    for panel, name in ((module.load_panel, "load_panel"), (module.windowing_panel, "windowing_panel"),
-                        (inference, "inference_panel"), (compare, "compare_panel"), (module, "module")):
+    for panel, name in ((module, "module"), (module.load_panel, "load_panel"),
+                        (module.windowing_panel, "windowing_panel"), (inference, "inference_panel"),
+                        (compare, "compare_panel")):
         assert screenshot(panel, name).stat().st_size > 5000
 
 

@@ -37,7 +37,7 @@ def panel(qtbot, phantom_volume):
 
 def test_bundle_table_details_and_inputs(panel, tiny_bundle, tmp_path, make_bundle):
     assert panel.add_bundle(tiny_bundle)
-    expected = [["tiny", "unet", "2", "central_gland, peripheral_zone", "Dice 0.850"]]
+    expected = [["tiny", "unet", "2", "Dice 0.850"]]
     assert table_rows(panel.bundle_table) == expected
     details = panel.details.text()
     assert "central_gland" in details and "<b>2</b>" in details and "mr-percentile" in details
@@ -61,7 +61,7 @@ def test_one_input_per_channel(panel, tmp_path, make_bundle):
     assert labels == ["T1:", "T1ce:", "T2:", "FLAIR:"]
 
 
-def test_run_shows_progress_and_adds_the_result(panel, qtbot, tiny_bundle, screenshot):
+def test_run_shows_progress_and_adds_the_result(panel, qtbot, tiny_bundle):
     workspace = panel.workspace
     before = workspace.volume("prostate").array.copy()
     events = []
@@ -86,7 +86,6 @@ def test_run_shows_progress_and_adds_the_result(panel, qtbot, tiny_bundle, scree
     log = panel.log.toPlainText()
     assert "Running 2 model(s)" in log and '"--tta", "8"' in log and '"--device", "cpu"' in log
     assert panel.status.kind == "ok" and panel.run_button.isEnabled()
-    assert screenshot(panel, "inference_panel").stat().st_size > 10000
 
 
 def test_failed_run_reports_the_error_and_adds_nothing(panel, qtbot, tiny_bundle, monkeypatch):

@@ -63,7 +63,7 @@ def test_unreadable_file_is_reported_and_nothing_added(panel, tmp_path):
     assert panel.workspace.volume_names() == []
 
 
-def test_sample_brings_its_reference(panel, screenshot):
+def test_sample_brings_its_reference(panel):
     names, reference = panel.load_sample("prostate-mri")
     assert names == ["prostate_mri"] and reference == "prostate_mri_reference"
     segmentation = panel.workspace.segmentation(reference)
@@ -71,7 +71,6 @@ def test_sample_brings_its_reference(panel, screenshot):
     assert set(np.unique(segmentation.labelmap.array)) == {0, 1, 2}
     assert segmentation.labelmap.geometry.same_as(panel.workspace.volume(names[0]).geometry)
     assert panel.info_labels["Modality (guess)"].text() == "MR"
-    screenshot(panel, "load_panel")
 
 
 def test_image_names_drop_compound_suffixes(tmp_path):
