@@ -107,10 +107,10 @@ def fit_height(table: qt.QTableWidget, min_rows: int = 2, max_rows: int = 8) -> 
     """Size the table to its rows (between ``min_rows`` and ``max_rows``) instead of a fixed block."""
     count = prop(table, "rowCount")
     shown = [table.rowHeight(r) for r in range(min(count, max_rows))]
-    shown += [table.verticalHeader().defaultSectionSize()] * max(min_rows - len(shown), 0)
+    shown += [prop(table.verticalHeader(), "defaultSectionSize")] * max(min_rows - len(shown), 0)
     scroll = table.horizontalScrollBar().sizeHint().height()
     header = table.horizontalHeader().sizeHint().height()
-    height = header + sum(shown) + 2 * table.frameWidth() + scroll
+    height = header + sum(shown) + 2 * prop(table, "frameWidth") + scroll
     table.setMinimumHeight(height)
     table.setMaximumHeight(height)
 
