@@ -59,35 +59,16 @@ def build_config(
     config = cfgmod.merge(config, plan_dataset(dataset, device_type), "auto plan")
     if not (isinstance(recipe, str) and recipe == "auto"):
         raw = cfgmod.read_recipe(recipe)
-        config = _reconcile(config, cfgmod.merge(config, raw, f"recipe {raw.get('name', recipe)}"), raw)
+        config = cfgmod.apply(config, raw, f"recipe {raw.get('name', recipe)}")
     else:
         config["name"] = "auto"
     if overrides:
-        config = _reconcile(config, cfgmod.merge(config, overrides, "--set"), overrides)
+        config = cfgmod.apply(config, overrides, "--set")
     if time_budget_minutes is not None:
         config["training"]["time_budget_minutes"] = time_budget_minutes
     if folds is not None:
         config["split"]["folds"] = [int(f) for f in folds]
     return cfgmod.validate(config, "training config")
-
-
-def _reconcile(planned: dict[str, Any], merged: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep the planned parts consistent with what a recipe changed.
-
-    A different network without its own ``args`` starts from that network's defaults (the plan's
-    U-Net kernels would not fit it); a changed ``patch.mode`` without a ``patch.size`` takes the
-    plan's in-plane size (rounded to a multiple of 32, as deep 2D networks need) or a 3D patch.
-    """
-    network, patch = dict(given.get("network") or {}), dict(given.get("patch") or {})
-    if "name" in network and network["name"] != planned["network"]["name"] and "args" not in network:
-        merged["network"]["args"] = {}
-    if "mode" in patch and patch["mode"] != planned["patch"]["mode"] and "size" not in patch:
-        size = planned["patch"]["size"]
-        if patch["mode"] == "2d":
-            merged["patch"]["size"] = [max(32, -(-int(s) // 32) * 32) for s in size[-2:]]
-        else:
-            merged["patch"]["size"] = [16, *size[-2:]]
-    return merged
 
 
 def make_split(dataset: Any, config: Mapping[str, Any]) -> Split:

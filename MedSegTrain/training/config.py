@@ -175,7 +175,7 @@ def _suggest(key: str, options: list[str]) -> str:
 
 
 def merge(base: dict[str, Any], update: Mapping[str, Any], source: str, _prefix: str = "") -> dict[str, Any]:
-    """``base`` updated by ``update`` (nested; open dicts are replaced whole); unknown keys raise."""
+    """``base`` updated by ``update`` (nested; open dicts key by key); unknown keys raise."""
     schema = _schema_at(_prefix)
     out = copy.deepcopy(base)
     for key, value in update.items():
@@ -187,9 +187,31 @@ def merge(base: dict[str, Any], update: Mapping[str, Any], source: str, _prefix:
             if not isinstance(value, Mapping):
                 raise MedSegError(f"{source}: config key '{path}' must be a mapping, got {value!r}")
             out[key] = merge(out[key], value, source, f"{path}.")
+        elif isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **copy.deepcopy(dict(value))}  # open dicts: key by key
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def apply(planned: dict[str, Any], given: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``planned`` updated by ``given`` (a recipe or overrides), its planned parts kept consistent.
+
+    A different network takes only the ``args`` given with it (the plan's U-Net kernels would not
+    fit it); a changed ``patch.mode`` without a ``patch.size`` takes the
+    plan's in-plane size (rounded to a multiple of 32, as deep 2D networks need) or a 3D patch.
+    """
+    merged = merge(planned, given, source)
+    network, patch = dict(given.get("network") or {}), dict(given.get("patch") or {})
+    if "name" in network and network["name"] != planned["network"]["name"]:
+        merged["network"]["args"] = copy.deepcopy(dict(network.get("args") or {}))
+    if "mode" in patch and patch["mode"] != planned["patch"]["mode"] and "size" not in patch:
+        size = planned["patch"]["size"]
+        if patch["mode"] == "2d":
+            merged["patch"]["size"] = [max(32, -(-int(s) // 32) * 32) for s in size[-2:]]
+        else:
+            merged["patch"]["size"] = [16, *size[-2:]]
+    return merged
 
 
 def _schema_at(prefix: str) -> Any:

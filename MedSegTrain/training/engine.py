@@ -173,11 +173,11 @@ class FoldTrainer:
             else {k: v.detach().to("cpu", copy=True) for k, v in self.average.state_dict().items()},
         }
 
-    def _save(self) -> None:
+    def _save(self, plot: bool) -> None:
         if self.job.ctx.is_main:
             ckpt.save_checkpoint(self.ckpt_dir / ckpt.LAST, self._checkpoint_state())
             write_csv(Path(self.job.out_dir) / "log.csv", self.state["history"])
-            if self.state["history"]:
+            if plot and self.state["history"]:  # rendering costs ~0.5 s: validation epochs and the end
                 plot_curves(
                     Path(self.job.out_dir) / "curves.png",
                     self.state["history"],
@@ -292,8 +292,9 @@ class FoldTrainer:
                 loss = self.loss_fn(out, target)
             if not torch.isfinite(loss.detach()):
                 raise MedSegError(
-                    f"fold {job.fold}: the training loss became {float(loss):g} at epoch {epoch}, iteration "
-                    f"{it}; training stopped. The last good checkpoint ({self.ckpt_dir / ckpt.LAST}, "
+                    f"fold {job.fold}: the training loss became {float(loss.detach()):g} at epoch "
+                    f"{epoch + 1}, iteration {it}; training stopped. The last good checkpoint "
+                    f"({self.ckpt_dir / ckpt.LAST}, "
                     f"after epoch {self.state['epoch']}) is kept: lower optimizer.lr or set "
                     "training.grad_clip, then run again with --resume"
                 )
@@ -407,7 +408,7 @@ class FoldTrainer:
                 self.state.update(finished=True, stop_reason="early stopping")
             elif last_epoch:
                 self.state.update(finished=True, stop_reason="epochs done")
-            self._save()
+            self._save(plot="val" in row or self.state["finished"])
             epochs_this_process += 1
             if (
                 job.stop_after_epochs is not None

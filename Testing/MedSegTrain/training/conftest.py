@@ -1,13 +1,18 @@
-"""A tiny MSD-layout dataset written with SimpleITK (independent of the phantom generator)."""
+"""A tiny MSD-layout dataset written with SimpleITK (independent of the phantom generator), tiny configs."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see MedSegTrain/cli/train.py
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import torch
 
 
 def write_blob_dataset(
@@ -55,3 +60,83 @@ def write_blob_dataset(
 @pytest.fixture(scope="session")
 def blob_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_blob_dataset(tmp_path_factory.mktemp("blobs"))
+
+
+CLASSES = {0: "background", 1: "ball", 2: "box"}
+TINY_NET = {
+    "name": "unet",
+    "args": {
+        "spatial_dims": 3,
+        "in_channels": 1,
+        "out_channels": 3,
+        "kernel_size": [[3, 3, 3]] * 3,
+        "strides": [[1, 1, 1], [2, 2, 2], [2, 2, 2]],
+        "base_filters": 8,
+        "max_filters": 32,
+    },
+}
+
+
+def tiny_config(**sections: Any) -> dict[str, Any]:
+    """A validated config for seconds-long runs; ``sections`` override (nested dicts)."""
+    from MedSegTrain.training import config as cfgmod
+
+    base = {
+        "patch": {"mode": "3d", "size": [16, 24, 24], "batch_size": 2, "foreground_fraction": 0.5},
+        "training": {"epochs": 3, "iterations_per_epoch": 4, "prefetch": 2, "grad_clip": 12.0},
+        "optimizer": {"name": "adam", "lr": 3e-3},
+        "schedule": {"name": "constant"},
+        "loss": {"name": "dice_ce"},
+        "validation": {"max_cases": 1},
+        "augmentation": None,
+    }
+    config = cfgmod.merge(cfgmod.defaults(), base, "test")
+    return cfgmod.validate(cfgmod.merge(config, sections, "test"), "test")
+
+
+def cached_blobs(dataset: Path, cache: Path) -> list:
+    from MedSegTrain.data import load_dataset
+    from MedSegTrain.preprocessing.pipeline import PreprocessingSpec
+    from MedSegTrain.training.loader import prepare_cases
+
+    ds = load_dataset(dataset)
+    spec = PreprocessingSpec.from_dict({"normalization": "zscore"})
+    cases = prepare_cases(ds.training, spec, cache, ds.label_values)
+    return [cases[c.case_id] for c in ds.training]
+
+
+def job(config: dict[str, Any], train: list, val: list, out: Path, **kwargs: Any) -> Any:
+    from MedSegTrain.training.engine import FoldJob
+
+    return FoldJob(
+        config=config,
+        fold=0,
+        network=TINY_NET,
+        train_cases=train,
+        val_cases=val,
+        class_names=CLASSES,
+        out_dir=out,
+        device=torch.device("cpu"),
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="session")
+def blob_cases(blob_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> list:
+    """The blob dataset's cases, preprocessed (z-score) and cached."""
+    return cached_blobs(blob_dataset, tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture()
+def tiny() -> Any:
+    return tiny_config
+
+
+@pytest.fixture()
+def make_job() -> Any:
+    return job
+
+
+@pytest.fixture()
+def tiny_net() -> dict:
+    return TINY_NET

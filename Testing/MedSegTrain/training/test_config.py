@@ -1,0 +1,107 @@
+"""Config schema, recipes and --set overrides: every shipped recipe validates; bad input names the key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from MedSegTrain.errors import MedSegError
+from MedSegTrain.training import config as cfg
+
+
+def test_defaults_validate_and_every_key_has_a_default() -> None:
+    config = cfg.validate(cfg.defaults())
+    assert config["optimizer"]["lookahead_k"] == 6  # X8 default
+    assert config["optimizer"]["lookahead_alpha"] == 0.5
+    assert config["swa"]["cycle_epochs"] == 30 and config["swa"]["snapshot_every"] == 3  # B7
+
+
+@pytest.mark.parametrize("name", [n for n in cfg.list_recipes() if n != "auto"])
+def test_shipped_recipes_validate(name: str) -> None:
+    raw = cfg.read_recipe(name)
+    config = cfg.validate(cfg.apply(cfg.defaults(), raw, name))
+    assert config["name"] == name
+    assert config["papers"], "a shipped recipe names the paper IDs it reproduces"
+
+
+def test_paper_values_in_recipes() -> None:
+    mixup = cfg.read_recipe("mixup_paper")
+    assert mixup["optimizer"]["lr"] == 5.0e-4 and mixup["optimizer"]["lookahead"]  # X8
+    assert mixup["mixup"]["alpha"] == 0.5 and mixup["patch"]["batch_size"] == 8  # X1, X8
+    assert mixup["split"] == {"kind": "fixed", "train_fraction": 0.5, "test_fraction": 0.0}  # X3
+    brats = cfg.read_recipe("brats")
+    assert brats["optimizer"]["name"] == "ranger" and brats["optimizer"]["lr"] == 1.0e-4  # B7
+    assert brats["schedule"] == {"name": "cosine_after", "start_fraction": 0.5}
+    assert brats["swa"]["lr_factor"] == 0.5 and brats["swa"]["cycles"] == 5
+    loss = cfg.read_recipe("loss_paper")
+    assert loss["optimizer"]["lr"] == 3.0e-4 and loss["schedule"]["min_lr"] == 1.0e-6  # L6
+    assert loss["training"]["best_metric"] == "loss"
+
+
+def test_unknown_key_suggests_the_nearest() -> None:
+    with pytest.raises(MedSegError, match=r"unknown config key 'optimizer.lrr'.*did you mean 'lr'"):
+        cfg.merge(cfg.defaults(), {"optimizer": {"lrr": 1e-3}}, "--set")
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ({"optimizer": {"name": "adagrad"}}, r"'optimizer.name' is 'adagrad'; choose one of adam"),
+        ({"optimizer": {"lr": -1.0}}, r"'optimizer.lr' is -1.0; it must be >= 0"),
+        ({"training": {"epochs": "ten"}}, r"'training.epochs' must be int, got 'ten'"),
+        ({"training": {"epochs": True}}, r"'training.epochs' must be int"),
+        ({"patch": {"size": [64, 0, 64]}}, r"'patch.size' must be a list of positive integers"),
+        ({"patch": {"mode": "2d", "size": [8, 64, 64]}}, r"patch.size \[8, 64, 64\] does not fit"),
+        ({"split": {"folds": "some"}}, r"'split.folds' must be 'all' or a list"),
+        ({"mixup": {"alpha": None}}, r"'mixup.alpha' may not be empty"),
+    ],
+)
+def test_bad_values_name_the_key(update: dict, message: str) -> None:
+    with pytest.raises(MedSegError, match=message):
+        cfg.validate(cfg.merge(cfg.defaults(), update, "recipe x"))
+
+
+def test_integers_are_accepted_where_numbers_are_expected() -> None:
+    config = cfg.validate(cfg.merge(cfg.defaults(), {"optimizer": {"lr": 1}}, "x"))
+    assert config["optimizer"]["lr"] == 1.0 and isinstance(config["optimizer"]["lr"], float)
+
+
+def test_parse_overrides_types() -> None:
+    parsed = cfg.parse_overrides(
+        [
+            "optimizer.lr=3e-4",
+            "mixup.alpha=0.5",
+            "training.amp=bf16",
+            "patch.size=[32, 64, 64]",
+            "training.early_stopping=null",
+            "loss.deep_supervision=true",
+        ]
+    )
+    assert parsed == {
+        "optimizer": {"lr": 3e-4},
+        "mixup": {"alpha": 0.5},
+        "training": {"amp": "bf16", "early_stopping": None},
+        "patch": {"size": [32, 64, 64]},
+        "loss": {"deep_supervision": True},
+    }
+
+
+@pytest.mark.parametrize("item", ["optimizer.lr", "=3", ""])
+def test_parse_overrides_rejects_malformed(item: str) -> None:
+    with pytest.raises(MedSegError, match="expected KEY=VALUE"):
+        cfg.parse_overrides([item])
+
+
+def test_recipe_files_yaml_and_json(tmp_path: Path) -> None:
+    (tmp_path / "mine.json").write_text(json.dumps({"optimizer": {"lr": 0.01}}))
+    assert cfg.read_recipe(tmp_path / "mine.json") == {"optimizer": {"lr": 0.01}, "name": "mine"}
+    (tmp_path / "bad.yaml").write_text("optimizer: [unclosed\n")
+    with pytest.raises(MedSegError, match=r"bad.yaml: not valid YAML"):
+        cfg.read_recipe(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(MedSegError, match="top level must be a mapping"):
+        cfg.read_recipe(tmp_path / "list.yaml")
+    with pytest.raises(MedSegError, match=r"--recipe 'nope': no such recipe file or name.*mixup_paper"):
+        cfg.read_recipe("nope")
