@@ -5,6 +5,8 @@ handling live there and run outside Slicer too. Nothing heavy is imported here, 
 even before torch and the MedSegTrain backend are installed.
 """
 
+import functools
+
 import slicer
 import vtk
 from slicer.i18n import tr as _
@@ -37,6 +39,7 @@ class MedSegMixup(ScriptedLoadableModule):
             "Kloenne et al. (CT domain cues). Built on MONAI, PyTorch, SimpleITK and 3D Slicer.")
 
 
+@functools.cache
 def _parameterNodeClass():
     """A parameterNodeWrapper class built from MedSegMixupLib.parameters (Slicer >= 5.4), else None."""
     try:

@@ -127,8 +127,7 @@ class SlicerWorkspace:
             return Segmentation(labelmap, {str(v): v for v in values})
         reference = node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole())
         if reference is None or not reference.IsA(VOLUME_CLASS):
-            raise ValueError(f"segmentation '{name}' has no reference volume; set its geometry in the "
-                             "Segment Editor first")
+            return self._exported(node)
         grid = Volume.from_sitk(slicer.util.itkImageFromVolume(reference), reference.GetName())
         labels, colors = {}, {}
         array = np.zeros(grid.array.shape, np.uint16)
@@ -141,6 +140,24 @@ class SlicerWorkspace:
             labels[segment.GetName()] = index + 1
             colors[segment.GetName()] = tuple(segment.GetColor())
         return Segmentation(grid.with_array(array), labels, colors)
+
+    def _exported(self, node) -> Segmentation:
+        """A segmentation without a reference volume, exported on its own reference geometry
+        (segment i gets value i + 1)."""
+        from MedSegTrain.io import Volume
+
+        labelmap_node = slicer.mrmlScene.AddNewNodeByClass(LABELMAP_CLASS, "__export__")
+        try:
+            slicer.modules.segmentations.logic().ExportAllSegmentsToLabelmapNode(
+                node, labelmap_node, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY)
+            labelmap = Volume.from_sitk(slicer.util.itkImageFromVolume(labelmap_node), node.GetName())
+        finally:
+            slicer.mrmlScene.RemoveNode(labelmap_node)
+        segmentation = node.GetSegmentation()
+        segments = [segmentation.GetSegment(segmentation.GetNthSegmentID(i))
+                    for i in range(segmentation.GetNumberOfSegments())]
+        return Segmentation(labelmap, {s.GetName(): i + 1 for i, s in enumerate(segments)},
+                            {s.GetName(): tuple(s.GetColor()) for s in segments})
 
     def add_segmentation(self, name: str, segmentation: Segmentation,
                          reference_volume: str | None = None) -> str:

@@ -175,5 +175,5 @@ def test_module_file_imports_nothing_heavy_at_load_time():
                  for alias in node.names}
     top_level |= {node.module.split(".")[0] for node in tree.body
                   if isinstance(node, ast.ImportFrom) and node.module}
-    assert top_level <= {"slicer", "vtk", "qt", "ctk", "logging", "os"}, top_level
+    assert top_level <= {"slicer", "vtk", "qt", "ctk", "functools", "logging", "os"}, top_level
     assert "imp" not in top_level
