@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from MedSegTrain.errors import MedSegError
+from MedSegTrain.losses.region_sums import RegionSums
 
 ACTIVATIONS = ("softmax", "sigmoid")
 DEFAULT_SMOOTH = 1e-5
@@ -225,38 +226,7 @@ class Inputs:
         return labels_one_hot(self.target.labels, self.target.num_classes, self.act.logits.dtype)
 
 
-# --------------------------------------------------------------------------- region sums
-
-
-@dataclass(frozen=True)
-class RegionSums:
-    """Per-class sums over voxels (and over the batch when ``batch``): shapes (K,) or (N, K)."""
-
-    pg: Tensor
-    p: Tensor
-    g: Tensor
-    p2: Tensor | None
-    g2: Tensor | None
-
-
-def region_sums(inputs: Inputs, batch: bool, include_background: bool, squares: bool = False) -> RegionSums:
-    """sum p*g, sum p, sum g (and sum p^2, sum g^2 when ``squares``) per class.
-
-    Channel 0 is left out when ``include_background`` is False. With ``batch`` the sums run over
-    the batch axis too (one index per class), otherwise per sample.
-    """
-    p, g = inputs.act.p, inputs.g
-    if not include_background:
-        p, g = p[:, 1:], g[:, 1:]
-    dims = [0, *range(2, p.ndim)] if batch else list(range(2, p.ndim))
-    sum_pg = (p * g).sum(dim=dims)
-    sum_p = p.sum(dim=dims)
-    sum_g = g.sum(dim=dims)
-    sum_p2 = sum_g2 = None
-    if squares:
-        sum_p2 = (p * p).sum(dim=dims)
-        sum_g2 = sum_g if inputs.target.is_hard else (g * g).sum(dim=dims)
-    return RegionSums(pg=sum_pg, p=sum_p, g=sum_g, p2=sum_p2, g2=sum_g2)
+# --------------------------------------------------------------------------- region indices
 
 
 def dice_index(sums: RegionSums, smooth: float) -> Tensor:

@@ -23,9 +23,9 @@ from MedSegTrain.losses.common import (
     check_region_channels,
     check_region_options,
     dice_index,
-    region_sums,
     tversky_index,
 )
+from MedSegTrain.losses.region_sums import region_sums
 
 
 class RegionLoss(SegmentationLoss):
@@ -51,7 +51,16 @@ class RegionLoss(SegmentationLoss):
 
     def sums(self, inputs: Inputs) -> RegionSums:
         """The region sums this loss needs."""
-        return region_sums(inputs, self.batch, self.include_background, squares=self.squares)
+        target = inputs.target
+        return region_sums(
+            inputs.act.logits,
+            target.labels,
+            target.soft,
+            inputs.act.activation,
+            self.batch,
+            self.include_background,
+            squares=self.squares,
+        )
 
     def per_class(self, sums: RegionSums) -> Tensor:
         """The loss of every class (and sample when ``batch`` is False)."""

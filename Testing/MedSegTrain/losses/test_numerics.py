@@ -30,6 +30,21 @@ def test_gradcheck_float64(case, name, kind):
     assert torch.autograd.gradcheck(lambda x: loss(x, target), (logits,), eps=1e-6, atol=1e-7)
 
 
+REGION_NAMES = ["dice", "dice_squared", "tversky", "focal_tversky", "cosine_tversky", "tanimoto", "combo"]
+
+
+@pytest.mark.parametrize("kind", TARGET_KINDS)
+@pytest.mark.parametrize("options", [{"batch": False}, {"include_background": False}], ids=str)
+@pytest.mark.parametrize("name", REGION_NAMES)
+def test_gradcheck_region_options(case, name, options, kind):
+    """The hand-written backward of the region sums, per sample and without channel 0."""
+    sigmoid = kind.startswith("sigmoid")
+    logits, target = case(16, shape=(2, 3, 3, 4), soft=kind.endswith("soft"), sigmoid=sigmoid)
+    loss = get_loss(name, activation=_activation(kind), smooth=0.5, **options)
+    logits.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: loss(x, target), (logits,), eps=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("kind", TARGET_KINDS)
 @pytest.mark.parametrize("name", ALL)
 def test_extreme_logits_stay_finite(case, ref, name, kind):
