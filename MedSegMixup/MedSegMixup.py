@@ -41,16 +41,14 @@ class MedSegMixup(ScriptedLoadableModule):
 
 @functools.cache
 def _parameterNodeClass():
-    """A parameterNodeWrapper class built from MedSegMixupLib.parameters (Slicer >= 5.4), else None."""
+    """The parameterNodeWrapper class of the module's fields (Slicer >= 5.4), else None."""
     try:
         from slicer.parameterNodeWrapper import parameterNodeWrapper
     except ImportError:
         return None
-    from MedSegMixupLib.parameters import FIELDS
+    from MedSegMixupLib.parameters import wrapper_class
 
-    namespace = {"__annotations__": {name: kind for name, kind, _default in FIELDS}}
-    namespace.update({name: default for name, _kind, default in FIELDS})
-    return parameterNodeWrapper(type("MedSegMixupParameterNode", (), namespace))
+    return wrapper_class(parameterNodeWrapper)
 
 
 class MedSegMixupWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -133,8 +131,10 @@ class MedSegMixupLogic(ScriptedLoadableModuleLogic):
         self._wrapper = _parameterNodeClass()
 
     def getParameterNode(self):
+        from MedSegMixupLib.parameters import PlainParameters
+
         node = ScriptedLoadableModuleLogic.getParameterNode(self)
-        return self._wrapper(node) if self._wrapper is not None else _PlainParameters(node)
+        return self._wrapper(node) if self._wrapper is not None else PlainParameters(node)
 
     def moduleDir(self):
         import os
@@ -151,6 +151,26 @@ class MedSegMixupLogic(ScriptedLoadableModuleLogic):
 
         return dependencies.ensure(slicer, self.moduleDir())
 
+    def predict(self, inputVolumeNames, bundlePaths, outputName="prediction", tta=0, device="auto",
+                uncertainty=False, timeoutSeconds=3600):
+        """Run an ensemble on scene volumes (one per input channel) and add the segmentation; blocking,
+        for scripts. Returns the new segmentation's name; raises RuntimeError when the run fails."""
+        from MedSegMixupLib.bundle_info import read_bundle_summary
+        from MedSegMixupLib.inference_job import InferenceRequest
+        from MedSegMixupLib.selftest import run_inference
+        from MedSegMixupLib.slicer_scene import SlicerWorkspace
+
+        workspace = SlicerWorkspace()
+        try:
+            request = InferenceRequest([read_bundle_summary(p) for p in bundlePaths], list(inputVolumeNames),
+                                       outputName, int(tta), device, bool(uncertainty))
+            result, name = run_inference(workspace, request, timeoutSeconds)
+        finally:
+            workspace.close()
+        if name is None:
+            raise RuntimeError(result.error or "inference was cancelled")
+        return name
+
     def runSelfTest(self, bundlePath=None):
         """Phantom in the scene → bundle through predict → Dice against the phantom's reference."""
         from MedSegMixupLib import selftest
@@ -161,32 +181,6 @@ class MedSegMixupLogic(ScriptedLoadableModuleLogic):
             return selftest.run_selftest(workspace, bundlePath or selftest.TEST_BUNDLE)
         finally:
             workspace.close()
-
-
-class _PlainParameters:
-    """Parameter storage for Slicer < 5.4: the same fields as strings on the scripted module node."""
-
-    def __init__(self, node):
-        object.__setattr__(self, "_node", node)
-
-    def __getattr__(self, name):
-        from MedSegMixupLib.parameters import ModuleState
-
-        default = getattr(ModuleState(), name)
-        text = self._node.GetParameter(name)
-        if not text:
-            return default
-        return text == "true" if isinstance(default, bool) else type(default)(text)
-
-    def __setattr__(self, name, value):
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        self._node.SetParameter(name, text)
-
-    def AddObserver(self, *args):
-        return self._node.AddObserver(*args)
-
-    def RemoveObserver(self, *args):
-        return self._node.RemoveObserver(*args)
 
 
 class MedSegMixupTest(ScriptedLoadableModuleTest):

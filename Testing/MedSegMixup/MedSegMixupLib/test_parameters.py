@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from MedSegMixupLib.parameters import FIELDS, ModuleState, split_lines
+from MedSegMixupLib.parameters import FIELDS, ModuleState, PlainParameters, split_lines, wrapper_class
 
 
 def test_fields_are_plain_scalars_with_defaults():
@@ -22,3 +22,41 @@ def test_state_from_a_wrapper_like_object_falls_back_to_defaults():
 
 def test_list_fields_are_one_item_per_line():
     assert split_lines("a\n\n  \nb/c d\n") == ["a", "b/c d"]
+
+
+class FakeScriptedModuleNode:
+    """GetParameter/SetParameter as on vtkMRMLScriptedModuleNode (strings; "" when unset)."""
+
+    def __init__(self):
+        self.values: dict[str, str] = {}
+
+    def GetParameter(self, name):
+        return self.values.get(name, "")
+
+    def SetParameter(self, name, value):
+        assert isinstance(value, str)
+        self.values[name] = value
+
+
+def test_plain_parameters_round_trip_through_strings():
+    node = FakeScriptedModuleNode()
+    store = PlainParameters(node)
+    assert store.tta is False and store.windowWidth == 350.0  # defaults while unset
+    store.tta, store.windowWidth, store.ttaVariants, store.outputName = True, 420.5, 12, "kidneys"
+    expected = {"tta": "true", "windowWidth": "420.5", "ttaVariants": "12", "outputName": "kidneys"}
+    assert node.values == expected
+    again = ModuleState.from_object(PlainParameters(node))
+    assert (again.tta, again.windowWidth, again.ttaVariants, again.outputName) == (True, 420.5, 12, "kidneys")
+
+
+def test_wrapper_class_declares_every_field():
+    seen = {}
+
+    def fake_wrapper(cls):
+        seen["annotations"] = dict(cls.__annotations__)
+        seen["defaults"] = {name: getattr(cls, name) for name in cls.__annotations__}
+        return cls
+
+    wrapper_class(fake_wrapper)
+    assert seen["annotations"] == {name: kind for name, kind, _default in FIELDS}
+    assert seen["defaults"] == ModuleState().to_dict()
