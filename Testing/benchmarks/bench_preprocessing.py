@@ -194,7 +194,26 @@ def test_prepare_image_brats_b_against_monai_compose() -> None:
     )
 
 
-def test_resample_ct_to_kits_spacing() -> None:
+def simpleitk_linear(array: np.ndarray, source, target) -> np.ndarray:
+    """The library route: one SimpleITK resample per channel, nearest-neighbour extrapolation."""
+    out = []
+    for channel in array:
+        image = sitk.GetImageFromArray(channel)
+        image.SetSpacing(source.spacing)
+        image.SetOrigin(source.origin)
+        image.SetDirection(source.direction)
+        resampler = sitk.ResampleImageFilter()
+        resampler.SetReferenceImage(sitk.Image([int(v) for v in target.size], sitk.sitkFloat32))
+        resampler.SetOutputSpacing(target.spacing)
+        resampler.SetOutputOrigin(target.origin)
+        resampler.SetOutputDirection(target.direction)
+        resampler.SetInterpolator(sitk.sitkLinear)
+        resampler.SetUseNearestNeighborExtrapolator(True)
+        out.append(sitk.GetArrayFromImage(resampler.Execute(image)))
+    return np.stack(out)
+
+
+def test_resample_ct_to_kits_spacing_and_back() -> None:
     import torch
     import torchio as tio
     from monai.data import MetaTensor
@@ -204,6 +223,9 @@ def test_resample_ct_to_kits_spacing() -> None:
     volume = Volume(ct, (0.8, 0.8, 2.5), (0.0, 0.0, 0.0), IDENTITY)
     target = spacing_geometry(volume.geometry, (1.62, 1.62, 3.22))
     ours_t, ours = best_time(lambda: resample_array(ct, volume.geometry, target, "linear"))
+    sitk_t, by_sitk = best_time(lambda: simpleitk_linear(ct[None], volume.geometry, target)[0], repeats=2)
+    inner = (slice(0, -1),) * 3  # SimpleITK turns every axis to nearest on the far rim
+    np.testing.assert_allclose(ours[inner], by_sitk[inner], atol=0.05)  # HU; float32 weights vs double
     affine = torch.diag(torch.tensor([0.8, 0.8, 2.5, 1.0], dtype=torch.float64))
     meta = MetaTensor(torch.from_numpy(ct).permute(2, 1, 0)[None], affine=affine)
     spacing = Spacing(pixdim=(1.62, 1.62, 3.22), mode="bilinear")
@@ -215,8 +237,25 @@ def test_resample_ct_to_kits_spacing() -> None:
         f"\n  output sizes (x, y, z): ours {target.size}, MONAI {tuple(monai_out.shape[1:])}, "
         f"TorchIO {tuple(tio_out.data.shape[1:])}"
     )
-    assert ours.shape == target.shape
     report(
         f"resample CT {ct.shape} 0.8x0.8x2.5 -> 1.62x1.62x3.22 mm, linear",
-        [("MedSegTrain (SimpleITK)", ours_t), ("MONAI Spacing", monai_t), ("TorchIO Resample", tio_t)],
+        [
+            ("MedSegTrain (aligned torch kernel)", ours_t),
+            ("SimpleITK, same grids", sitk_t),
+            ("MONAI Spacing", monai_t),
+            ("TorchIO Resample", tio_t),
+        ],
+    )
+
+    probabilities = np.random.default_rng(2).random((3, *target.shape)).astype(np.float32)
+    back_t, back = best_time(
+        lambda: resample_array(probabilities, target, volume.geometry, "linear"), repeats=2
+    )
+    sitk_back_t, sitk_back = best_time(
+        lambda: simpleitk_linear(probabilities, target, volume.geometry), repeats=1
+    )
+    np.testing.assert_allclose(back[(slice(None), *inner)], sitk_back[(slice(None), *inner)], atol=1e-5)
+    report(
+        f"restore 3 probability maps {probabilities.shape} -> {ct.shape}",
+        [("MedSegTrain (aligned torch kernel)", back_t), ("SimpleITK, same grids", sitk_back_t)],
     )
