@@ -28,6 +28,7 @@ class WindowingPanel(qt.QWidget):
         self.preset_callbacks: list[Callable[[str], None]] = []
         self._presets: dict[str, object] = {}
         self._model_window: str | None = None
+        self._applied_to: str | None = None
         self._updating = False
         self._build()
         self.reload_presets()
@@ -130,9 +131,11 @@ class WindowingPanel(qt.QWidget):
 
     # --------------------------------------------------------------- behaviour
     def refresh(self) -> None:
-        """Follow the workspace's volume list."""
+        """Follow the workspace's volume list; the display is only set when the shown volume changes,
+        so window/level changes made elsewhere (Slicer's W/L mouse mode) are not overridden."""
         set_combo_items(self.volume_combo, self.workspace.volume_names())
-        self.apply()
+        if prop(self.volume_combo, "currentText") != self._applied_to:
+            self.apply()
 
     def select_volume(self, name: str) -> None:
         """Show ``name`` in the panel."""
@@ -171,6 +174,7 @@ class WindowingPanel(qt.QWidget):
         self.level_spin.setValue(level)
         self._updating = False
         self.range_label.setText(f"{low:.6g} … {high:.6g}")
+        self._applied_to = name
         if array is not None:
             self.workspace.set_window(name, window, level)
             self._draw_preview(np.asarray(array), low, high)

@@ -66,3 +66,13 @@ def test_warning_when_display_and_model_windows_differ(panel):
     assert chosen[-1] == "ct-kits-clip"
     panel.set_model_window(None)
     assert panel.model_label.text() == "no model selected"
+
+
+def test_new_volumes_do_not_override_a_window_set_elsewhere(panel):
+    panel.select_preset("ct-bone")
+    panel.workspace.set_window("ct", 80, 35)  # e.g. the user dragged W/L in Slicer's slice view
+    panel.workspace.add_volume("other", panel.workspace.volume("ct"))
+    assert panel.workspace.window("ct") == (80, 35)
+    assert panel.workspace.window("other") is None
+    panel.select_volume("other")
+    assert panel.workspace.window("other") == (1000, 400)
