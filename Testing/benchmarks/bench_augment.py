@@ -78,12 +78,22 @@ def test_mixup_share_of_a_mixup_unet_training_step():
         loss_function(network(mixed[0]), mixed[1]).backward()
         optimizer.step()
 
+    def mixup_one_thread() -> None:
+        # For reference only: on a contended machine every 2-thread parallel region waits for
+        # a descheduled thread, which inflates small memory-bound operations like mixup most.
+        torch.set_num_threads(1)
+        try:
+            mixup(images, labels, 0.5, generator, num_classes=2)
+        finally:
+            torch.set_num_threads(THREADS)
+
     timings = _interleaved(
         {
             "training step": step,
             "mixup": lambda: mixup(images, labels, 0.5, generator, num_classes=2),
             "mixup per sample": lambda: mixup(images, labels, 0.5, generator, per_sample=True, num_classes=2),
             "cutmix": lambda: cutmix(images, labels, 0.5, generator, num_classes=2),
+            "mixup, 1 thread": mixup_one_thread,
         },
         rounds=9,
     )
