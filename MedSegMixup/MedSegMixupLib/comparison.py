@@ -100,17 +100,22 @@ def match_segments(reference: Segmentation, prediction: Segmentation) -> dict[st
 
 def compare(reference: Segmentation, prediction: Segmentation, reference_name: str = "reference",
             prediction_name: str = "prediction") -> Comparison:
-    """Compare ``prediction`` with ``reference`` segment by segment on the reference grid."""
+    """Compare ``prediction`` with ``reference`` segment by segment on the reference grid.
+
+    A prediction stored with another index order of the same voxels (e.g. a flipped y axis) is
+    moved onto the reference grid losslessly (``MedSegTrain.io.reorient_like``); other grids are
+    refused rather than silently resampled.
+    """
+    from MedSegTrain.io import reorient_like
     from MedSegTrain.metrics.labels import compute_label_metrics
 
-    ref_volume, pred_volume = reference.labelmap, prediction.labelmap
-    same_grid = ref_volume.array.shape == pred_volume.array.shape and ref_volume.geometry.same_as(
-        pred_volume.geometry)
-    if not same_grid:
+    ref_volume = reference.labelmap
+    pred_volume = reorient_like(prediction.labelmap, ref_volume.geometry)
+    if pred_volume is None:
         raise ComparisonError(
-            f"'{prediction_name}' (size {tuple(reversed(pred_volume.array.shape))}) and '{reference_name}' "
-            f"(size {tuple(reversed(ref_volume.array.shape))}) lie on different image grids; compare "
-            "segmentations of the same volume")
+            f"'{prediction_name}' (size {tuple(reversed(prediction.labelmap.array.shape))}) and "
+            f"'{reference_name}' (size {tuple(reversed(ref_volume.array.shape))}) lie on different image "
+            "grids; compare segmentations of the same volume (resample one onto the other first)")
     matches = match_segments(reference, prediction)
     if not matches:
         raise ComparisonError(f"'{prediction_name}' and '{reference_name}' have no segment in common "

@@ -81,3 +81,14 @@ def test_table_formatting():
     assert format_value(0.123456, 3) == "0.123"
     assert format_value(math.inf, 2) == "∞"
     assert format_value(math.nan, 2) == "n/a"
+
+
+def test_prediction_with_flipped_axis_is_compared_by_geometry(pair):
+    reference, prediction = pair
+    flipped_array = prediction.labelmap.array[:, ::-1, :]
+    # the same voxel centres with y running the other way: direction y = -1, origin at the far end
+    flipped = Volume(np.ascontiguousarray(flipped_array), (1.0, 1.0, 2.0), (0.0, 9.0, 0.0),
+                     (1, 0, 0, 0, -1, 0, 0, 0, 1))
+    result = compare(reference, Segmentation(flipped, prediction.labels))
+    assert result.metrics["gland"]["dice"] == pytest.approx(0.75)
+    assert result.metrics["zone"]["dice"] == pytest.approx(2 * 8 / 24)
