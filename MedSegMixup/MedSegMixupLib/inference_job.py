@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .bundle_info import BundleSummary, ensemble_problem
@@ -71,7 +71,6 @@ class InferenceRequest:
     device: str = "auto"
     uncertainty: bool = False
     clip_window: object | None = None  # a WindowPreset applied to the inputs first, or None
-    extra: dict = field(default_factory=dict)
 
     def check(self, workspace) -> None:
         """Raise :class:`RequestError` for anything that would make the run fail."""

@@ -8,7 +8,6 @@ The few calls whose signatures differ between PythonQt and PySide6 are wrapped h
 from __future__ import annotations
 
 import importlib.util
-import sys
 import types
 
 
@@ -35,12 +34,6 @@ else:
                 setattr(qt, _name, getattr(_module, _name))
     qt.Qt = QtCore.Qt
     del _module, _name
-
-
-def application():
-    """The running QApplication, created when none exists (pytest-qt and Slicer have one)."""
-    app = qt.QApplication.instance()
-    return app if app is not None else qt.QApplication(sys.argv[:1])
 
 
 def process_events() -> None:
