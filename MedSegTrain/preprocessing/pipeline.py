@@ -227,8 +227,9 @@ class PreprocessingSpec:
                 raise MedSegError(
                     f"preprocessing.fixed_size: has {len(self.fixed_size)} values for a {grid.ndim}D image"
                 )
-            want_xyz = list(reversed(self.fixed_size))
-            size = [*want_xyz[:-1], min(grid.size[-1], want_xyz[-1])]
+            size = list(reversed(self.fixed_size))
+            if grid.ndim == 3:  # slices: zero-padded later when fewer, resampled down when more
+                size[-1] = min(grid.size[-1], size[-1])
             if tuple(size) != grid.size:
                 grid = resampling.size_geometry(grid, size)
         return grid

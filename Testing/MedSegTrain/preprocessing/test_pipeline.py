@@ -242,3 +242,20 @@ def test_user_errors_are_medsegerrors() -> None:
         spec.prepare_label(make_volume(shape=(12, 16, 21)), prepared)
     with pytest.raises(MedSegError, match="restore"):
         spec.restore(np.zeros((2, 3, 3, 3), np.float32), prepared)
+
+
+def test_two_dimensional_slices_resample_both_axes_to_the_fixed_size() -> None:
+    image = Volume(
+        np.random.default_rng(6).random((30, 40)).astype(np.float32),
+        (0.5, 0.7),
+        (1.0, 2.0),
+        (1.0, 0.0, 0.0, 1.0),
+    )
+    spec = PreprocessingSpec(fixed_size=(64, 64), pad_multiple=8)
+    prepared = spec.prepare_image([image])
+    assert prepared.array.shape == (1, 64, 64)
+    assert prepared.context.pad == ((0, 0), (0, 0))
+    np.testing.assert_allclose(prepared.geometry.spacing, (40 * 0.5 / 64, 30 * 0.7 / 64))
+    label = spec.prepare_label(image.with_array((image.array > 0.5).astype(np.uint8)), prepared)
+    assert label.shape == (64, 64) and set(np.unique(label)) == {0, 1}
+    assert spec.restore(prepared.array, prepared).shape == (1, 30, 40)
