@@ -13,6 +13,9 @@ Formats: NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd``, ``.nhdr``), MetaImage (
 ``.mhd`` + ``.raw`` written together) and DICOM series folders (read only). Multi-component and
 4D files are refused by :func:`read_image`; :func:`read_channels` splits them into scalar volumes
 (the Medical Segmentation Decathlon stores multi-modal MR as one 4D NIfTI).
+
+:func:`reorient_like` moves an image whose grid has the same voxel centres in another index
+order (a flipped or permuted axis) onto a reference grid without interpolation.
 """
 
 from __future__ import annotations
