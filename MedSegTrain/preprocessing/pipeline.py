@@ -8,7 +8,7 @@ and runs in training, in ``medsegtrain predict`` and behind the Slicer module. O
    anatomy; it needs the positive intensities that a window keeps;
 3. **crop** to the non-zero box (+ margin) — after N4, before resampling, so no time is spent
    resampling background;
-4. **resample** to ``target_spacing`` and/or the in-plane ``fixed_size`` — one SimpleITK pass;
+4. **resample** to ``target_spacing`` and/or the in-plane ``fixed_size`` — one pass;
 5. **normalise** per channel — on the final grid, so statistics describe what the network sees;
 6. **pad** (``fixed_size`` slices, ``pad_multiple``) with 0 after normalisation, i.e. with the
    normalised background/mean, so padding does not bias the statistics.

@@ -165,7 +165,8 @@ class WindowPreset:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "window") -> WindowPreset:
-        """Rebuild a preset; a bare string is looked up with :func:`get_preset`.
+        """Rebuild a preset; a bare string (or a mapping with only ``name``) is looked up with
+        :func:`get_preset`.
 
         Invalid input raises :class:`MedSegError` naming ``where`` and the field.
         """
@@ -179,6 +180,11 @@ class WindowPreset:
             raise MedSegError(f"{where}: unknown field(s) {', '.join(unknown)}")
         if "name" not in data:
             raise MedSegError(f"{where}.name: missing")
+        if set(data) == {"name"}:
+            try:
+                return get_preset(data["name"])
+            except MedSegError as exc:
+                raise MedSegError(f"{where}: {exc}") from None
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key in ("window", "level", "lower", "upper"):

@@ -101,6 +101,9 @@ def test_every_preset_round_trips_through_json() -> None:
 
 def test_from_dict_accepts_a_preset_name() -> None:
     assert WindowPreset.from_dict("CT-Lung") == get_preset("ct-lung")
+    assert WindowPreset.from_dict({"name": "mr-brats"}) == get_preset("mr-brats")
+    with pytest.raises(MedSegError, match="ct-nothing"):
+        WindowPreset.from_dict({"name": "ct-nothing"})
 
 
 @pytest.mark.parametrize(
