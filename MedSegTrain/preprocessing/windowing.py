@@ -240,8 +240,8 @@ def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
     """Percentiles ``qs`` (0..100) of ``values``, exactly as ``np.percentile`` (linear) computes them.
 
     Integer images with a modest value range (CT in HU, most MR) take a counting path: one
-    chunked ``bincount`` pass instead of a partial sort, about 3x faster on a 512x512x200 CT
-    (benchmark in ``Testing/benchmarks/test_preprocessing_benchmark.py``). Other data goes
+    chunked ``bincount`` pass instead of a partial sort, 2.5x faster on a 160x512x512 CT
+    (benchmark in ``Testing/benchmarks/bench_preprocessing.py``). Other data goes
     through ``np.percentile``.
     """
     data = np.asarray(values).reshape(-1)
