@@ -429,22 +429,21 @@ def _resample_subset(
     padding: str,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     chosen_images = images if index is None else images[index]
-    warped = F.grid_sample(
-        chosen_images.float(), grid, mode="bilinear", padding_mode=padding, align_corners=False
-    ).to(images.dtype)
-    images = put_back(images, warped, index)
+    images = put_back(images, _grid_sample(chosen_images, grid, "bilinear", padding), index)
     if labels is not None:
         chosen_labels = labels if index is None else labels[index]
-        if labels.is_floating_point():
-            warped_labels = F.grid_sample(
-                chosen_labels, grid, mode="bilinear", padding_mode=padding, align_corners=False
-            )
-        else:
-            warped_labels = F.grid_sample(
-                chosen_labels.float(), grid, mode="nearest", padding_mode=padding, align_corners=False
-            ).to(labels.dtype)
-        labels = put_back(labels, warped_labels, index)
+        mode = "bilinear" if labels.is_floating_point() else "nearest"
+        labels = put_back(labels, _grid_sample(chosen_labels, grid, mode, padding), index)
     return images, labels
+
+
+def _grid_sample(volume: torch.Tensor, grid: torch.Tensor, mode: str, padding: str) -> torch.Tensor:
+    """``grid_sample`` in float32 (float64 for float64 input), returned in the input's dtype."""
+    work = torch.float64 if volume.dtype == torch.float64 else torch.float32
+    sampled = F.grid_sample(
+        volume.to(work), grid.to(work), mode=mode, padding_mode=padding, align_corners=False
+    )
+    return sampled.to(volume.dtype)
 
 
 def _flip_into(out: torch.Tensor, source: torch.Tensor, index: torch.Tensor, dims: list[int]) -> None:

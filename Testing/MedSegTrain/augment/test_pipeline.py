@@ -188,3 +188,14 @@ def test_the_3d_ct_preset_still_runs_on_2d_batches():
     with pytest.warns(UserWarning, match="ct_cues_2d"):
         out_images, out_labels = augmenter(images, labels, torch.Generator().manual_seed(0))
     assert out_images.shape == images.shape and out_labels.shape == labels.shape
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_dtypes_are_kept(dtype):
+    images, labels = _batch(n=2, shape=(6, 8, 8))
+    soft = torch.nn.functional.one_hot(labels[:, 0], 3).movedim(-1, 1).to(dtype)
+    augmenter = build_augmentation(FULL_CONFIG)
+    out_images, out_soft = augmenter(images.to(dtype), soft, torch.Generator().manual_seed(2))
+    _, out_labels = augmenter(images.to(dtype), labels.to(torch.uint8), torch.Generator().manual_seed(2))
+    assert out_images.dtype == dtype and out_soft.dtype == dtype and out_labels.dtype == torch.uint8
+    assert torch.isfinite(out_images.float()).all()
