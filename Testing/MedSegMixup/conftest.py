@@ -9,7 +9,7 @@ import pytest
 
 MODULE_DIR = Path(__file__).resolve().parents[2] / "MedSegMixup"
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "Resources" / "Screenshots"
-for folder in (MODULE_DIR, Path(__file__).resolve().parent):  # MedSegMixupLib, and bundles.py
+for folder in (MODULE_DIR, Path(__file__).resolve().parent):  # MedSegMixupLib, and medsegmixup_bundles.py
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
@@ -44,7 +44,7 @@ def screenshot():
 @pytest.fixture(scope="session")
 def make_bundle():
     """``make_bundle(path, labels=None, channels=("T2",), members=2) -> Path``: a valid tiny bundle."""
-    from bundles import write_bundle
+    from medsegmixup_bundles import write_bundle
 
     return write_bundle
 
