@@ -162,7 +162,8 @@ def build_augmentation(config: Mapping[str, Any] | str | None) -> Augmenter:
 def _build_steps(entries: list[Any]) -> list[Transform]:
     steps: list[Transform | None] = []
     seen: set[str] = set()
-    parts: dict[str, Transform] = {}
+    affine: Affine | None = None
+    elastic: Elastic | None = None
     spatial_position: int | None = None
     for position, entry in enumerate(entries):
         where = f"augmentation.transforms[{position}]"
@@ -171,7 +172,7 @@ def _build_steps(entries: list[Any]) -> list[Transform]:
         if not isinstance(entry, Mapping) or "name" not in entry:
             raise MedSegError(f"{where} must be a mapping with a 'name' (or just a name), got {entry!r}")
         name = entry["name"]
-        if name not in TRANSFORMS:
+        if not isinstance(name, str) or name not in TRANSFORMS:
             raise MedSegError(f"{where}: unknown transform {name!r}; known: {', '.join(sorted(TRANSFORMS))}")
         if name in seen:
             raise MedSegError(f"{where}: transform {name!r} is listed twice")
@@ -179,17 +180,17 @@ def _build_steps(entries: list[Any]) -> list[Transform]:
         options = Options({key: value for key, value in entry.items() if key != "name"}, f"{where} ({name})")
         transform = TRANSFORMS[name].from_options(options)
         options.finish()
+        if isinstance(transform, Affine):
+            affine = transform
+        if isinstance(transform, Elastic):
+            elastic = transform
         if isinstance(transform, (Affine, Elastic)):
-            parts[name] = transform
             if spatial_position is None:
                 spatial_position = len(steps)
                 steps.append(transform)  # placeholder, replaced by the fused step below
             continue
         steps.append(transform)
     if spatial_position is not None:
-        affine, elastic = parts.get("affine"), parts.get("elastic")
-        assert affine is None or isinstance(affine, Affine)
-        assert elastic is None or isinstance(elastic, Elastic)
         steps[spatial_position] = _fuse_adjacent_flip(steps, spatial_position, affine, elastic)
         steps = [step for step in steps if step is not None]
     return steps

@@ -120,6 +120,7 @@ def test_preset_with_overrides():
         ({"transforms": [{"name": "affine", "padding": "wrap"}]}, "'padding' must be one of"),
         ({"transforms": ["flip", "flip"]}, "listed twice"),
         ({"transforms": [{"p": 0.5}]}, "'name'"),
+        ({"transforms": [{"name": ["flip"]}]}, "unknown transform"),
         ({"transforms": {"name": "flip"}}, "must be a list"),
         ({"batch_probability": -0.1}, "batch_probability"),
         ({"preset": "nnunet"}, "preset 'nnunet' is unknown"),
