@@ -23,7 +23,8 @@ from MedSegTrain.preprocessing.windowing import get_preset
 
 def test_command_line_of_predict():
     command = predict_command([Path("a"), Path("b.zip")], [Path("t1.nrrd"), Path("t2.nrrd")],
-                              Path("out.nrrd"), tta=8, device="cpu", uncertainty=Path("u.nrrd"), python=["py"])
+                              Path("out.nrrd"), tta=8, device="cpu", uncertainty=Path("u.nrrd"),
+                              python=["py"])
     assert command == ["py", "-m", "MedSegTrain", "predict", "--bundle", "a", "--bundle", "b.zip",
                        "--input", "t1.nrrd", "--input", "t2.nrrd", "--output", "out.nrrd", "--tta", "8",
                        "--device", "cpu", "--progress", "json", "--uncertainty", "u.nrrd"]
