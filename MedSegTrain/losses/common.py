@@ -93,11 +93,6 @@ class Target:
     soft: Tensor | None
     num_classes: int
 
-    @property
-    def is_hard(self) -> bool:
-        """True for integer labels (g in {0, 1}, so sum g^2 = sum g)."""
-        return self.labels is not None
-
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """float64 stays float64; every other dtype is computed in float32."""
@@ -184,18 +179,12 @@ def labels_one_hot(labels: Tensor, num_classes: int, dtype: torch.dtype) -> Tens
 
 
 class Activated:
-    """Probabilities and log-probabilities of one logits tensor, each computed once on demand."""
+    """Log-probabilities of one logits tensor, each computed once on demand and shared by the terms
+    of a compound loss (region terms activate inside ``region_sums``)."""
 
     def __init__(self, logits: Tensor, activation: str) -> None:
         self.logits = logits
         self.activation = activation
-
-    @cached_property
-    def p(self) -> Tensor:
-        """p = softmax over channels, or sigmoid per channel."""
-        if self.activation == "softmax":
-            return torch.softmax(self.logits, dim=1)
-        return torch.sigmoid(self.logits)
 
     @cached_property
     def log_p(self) -> Tensor:
