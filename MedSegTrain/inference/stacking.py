@@ -3,10 +3,11 @@ small learned stacker instead of a plain average.
 
 * :func:`select_top_members` keeps, for each architecture, the ``n`` members with the best
   validation score (the paper: top 5 of the 3D MS-D nets and top 5 of the 2D U-Nets).
-* :class:`LinearStacker` is a 1x1(x1) convolution over the members' concatenated probabilities —
-  multinomial logistic regression per voxel (softmax tasks) or one logistic regression per
-  channel (sigmoid tasks) — fitted with torch's L-BFGS on *out-of-fold* probabilities (each
-  training case predicted by members that did not train on it), with a small L2 penalty.
+* :class:`LinearStacker` is a 1x1(x1) convolution over the members' concatenated
+  probabilities — multinomial logistic regression per voxel (softmax tasks) or one logistic
+  regression per channel (sigmoid tasks) — fitted by L-BFGS (scipy, gradients from torch
+  autograd) on *out-of-fold* probabilities (each training case predicted by members that did not
+  train on it), with a small L2 penalty.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from MedSegTrain.errors import MedSegError
 
@@ -142,20 +144,20 @@ def fit_stacker(member_probabilities: np.ndarray, target: np.ndarray, activation
         x, y = x[:, pick], (y[pick] if activation == "softmax" else y[:, pick])
     features = torch.from_numpy(x)
     labels = torch.from_numpy(y)
-    weight = torch.zeros((k, m * k), dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(k, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter, tolerance_grad=1e-10,
-                                  tolerance_change=1e-12, line_search_fn="strong_wolfe")
+    n_weights = k * m * k
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = stacker_loss(weight, bias, features, labels, activation, l2)
-        loss.backward()
-        return loss
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        params = torch.from_numpy(theta).requires_grad_(True)
+        with torch.enable_grad():
+            loss = stacker_loss(params[:n_weights].view(k, m * k), params[n_weights:], features, labels,
+                                activation, l2)
+            (grad,) = torch.autograd.grad(loss, params)
+        return float(loss.detach()), grad.numpy()
 
-    with torch.enable_grad():
-        optimizer.step(closure)
-    return LinearStacker(weight.detach().numpy().copy(), bias.detach().numpy().copy(), activation)
+    result = minimize(objective, np.zeros(n_weights + k), jac=True, method="L-BFGS-B",
+                      options={"maxiter": max_iter, "gtol": 1e-9, "ftol": 1e-13})
+    theta = result.x
+    return LinearStacker(theta[:n_weights].reshape(k, m * k).copy(), theta[n_weights:].copy(), activation)
 
 
 def stacker_loss(weight: torch.Tensor, bias: torch.Tensor, features: torch.Tensor, labels: torch.Tensor,

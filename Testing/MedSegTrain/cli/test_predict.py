@@ -159,3 +159,27 @@ def test_bad_paths(tmp_path: Path, capsys) -> None:
                   str(tmp_path / "o.nii.gz")], capsys)
     assert "nobundle" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "case.nii.gz"]
+
+
+@pytest.mark.realdata
+def test_real_ct_keeps_its_geometry(shared_data: Path, tmp_path: Path) -> None:
+    """A real CT (TotalSegmentator example, 3 mm, flipped axes) windowed and resampled by the bundle."""
+    from MedSegTrain.preprocessing.windowing import get_preset
+
+    image = shared_data / "totalseg-example-ct" / "example_ct_sm.nii.gz"
+    if not image.is_file():
+        pytest.skip(f"{image} is missing")
+    bundle = _bundle(tmp_path / "bundle", members=1)
+    meta_path = bundle / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["preprocessing"] = {"window": get_preset("ct-abdomen").to_dict(), "normalization": "zscore",
+                             "target_spacing": [4.0, 4.0, 5.0]}
+    meta_path.write_text(json.dumps(meta))
+    out = tmp_path / "seg.nii.gz"
+    assert main(["predict", "--bundle", str(bundle), "--input", str(image), "--output", str(out),
+                 "--progress", "none"]) == 0
+    reference, written = sitk.ReadImage(str(image)), sitk.ReadImage(str(out))
+    assert written.GetSize() == reference.GetSize()
+    assert written.GetSpacing() == reference.GetSpacing()
+    assert written.GetOrigin() == reference.GetOrigin()
+    assert written.GetDirection() == reference.GetDirection()
