@@ -28,6 +28,7 @@ def test_selftest_fails_loudly_when_the_threshold_is_not_met(qapp):
         run_selftest(MemoryWorkspace(), TEST_BUNDLE, min_mean_dice=1.01)
 
 
+@pytest.mark.timeout(3600)  # a few CPU minutes of training; much longer on a busy machine
 def test_bundle_script_reproduces_a_passing_bundle(qapp, tmp_path, module_dir):
     sys.path.insert(0, str(module_dir / "Testing" / "Python"))
     try:
