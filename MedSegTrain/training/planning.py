@@ -91,7 +91,12 @@ def plan_from_headers(
         "training": {
             "epochs": 1000 if device_type == "cuda" else 200,
             "iterations_per_epoch": 250 if device_type == "cuda" else 50,
+            "val_every": 1 if device_type == "cuda" else 2,
         },
+        # on a CPU, time goes to fold 0 and validation uses a sample of its cases; --fold all
+        # (or split.folds) trains every fold, e.g. one job per fold on a cluster
+        "split": {"folds": "all" if device_type == "cuda" else [0]},
+        "validation": {"max_cases": None if device_type == "cuda" else 24},
         "description": (
             f"auto plan: median shape (z, y, x) {np.round(shape_zyx, 1).tolist()} at spacing "
             f"{np.round(spacing_zyx, 3).tolist()} mm, {n_channels} channel(s), {n_classes} classes, "

@@ -14,6 +14,7 @@ from MedSegTrain.errors import MedSegError
 from MedSegTrain.training import train
 
 FAST = {
+    "split.folds": "all",
     "training.epochs": 1,
     "training.iterations_per_epoch": 2,
     "patch.batch_size": 2,

@@ -124,7 +124,9 @@ def test_swa_weights_are_the_mean_of_the_snapshots(blob_cases: list, tmp_path: P
 
 def test_autocast_choices() -> None:
     cpu = torch.device("cpu")
-    assert autocast_dtype("auto", cpu) is None
+    assert autocast_dtype("none", cpu) is None
+    native = "avx512_bf16" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
+    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
     assert autocast_dtype("bf16", cpu) is torch.bfloat16
     with pytest.raises(MedSegError, match="fp16 needs a CUDA device"):
         autocast_dtype("fp16", cpu)
