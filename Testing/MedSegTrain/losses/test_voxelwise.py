@@ -133,3 +133,17 @@ def test_focal_alpha_must_have_one_value_per_class(case):
         get_loss("focal", alpha=-1)
     with pytest.raises(MedSegError, match="option gamma"):
         get_loss("focal", gamma=-0.5)
+
+
+@pytest.mark.parametrize("name", ["ce", "focal"])
+def test_softmax_voxelwise_losses_are_linear_in_a_mixup_target(case, name):
+    """Mixup (X1) mixes one-hot targets linearly; CE and softmax focal are linear in g, so the loss of
+    the mixed target is the same mix of the two losses."""
+    logits, first = case(9)
+    _, second = case(10)
+    lam = 0.3
+    one_hot = lambda labels: torch.nn.functional.one_hot(labels[:, 0], 3).movedim(-1, 1).double()  # noqa: E731
+    mixed = lam * one_hot(first) + (1 - lam) * one_hot(second)
+    loss = get_loss(name)
+    expected = lam * float(loss(logits, first)) + (1 - lam) * float(loss(logits, second))
+    assert float(loss(logits, mixed)) == pytest.approx(expected, rel=1e-12)
