@@ -90,16 +90,21 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
         for start in range(0, len(plan.windows), per_group):
             group = plan.windows[start:start + per_group]
             crops = torch.stack([padded[(slice(None), *w)] for w in group])
-            total = torch.zeros((), device=device)
-            total_sq = torch.zeros((), device=device) if second_moment else None
+            total: torch.Tensor | None = None
+            total_sq: torch.Tensor | None = None
             for member in members:
                 for probs in _member_variants(member, crops, variants, activation, batch_size,
                                               precision, channels_last):
-                    total = total + probs
-                    if total_sq is not None:
-                        total_sq = total_sq + probs.square()
+                    if total is None:
+                        total = probs.contiguous()
+                        total_sq = probs.square() if second_moment else None
+                    else:
+                        total.add_(probs)
+                        if total_sq is not None:
+                            total_sq.add_(probs.square())
                 if on_step is not None:
                     on_step(1)
+            assert total is not None
             if accumulator is None:
                 accumulator = torch.zeros((total.shape[1], *plan.padded_shape), dtype=torch.float32,
                                           device=device)

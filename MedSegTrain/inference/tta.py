@@ -23,6 +23,7 @@ from MedSegTrain.errors import MedSegError
 # Axis names -> tensor dimensions of an (N, C, z, y, x) batch.
 _DIMS = {"z": -3, "y": -2, "x": -1}
 _IN_PLANE = (-2, -1)
+_SWAP = {-2: -1, -1: -2}
 
 MAX_VARIANTS_3D = 16
 MAX_VARIANTS_IN_PLANE = 8
@@ -45,28 +46,47 @@ class TTAVariant:
         return not self.flips and self.rot90 % 4 == 0
 
     def forward(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Apply the variant to an ``(..., z, y, x)`` tensor."""
-        out = tensor
-        if self.flips:
-            out = torch.flip(out, dims=[_DIMS[a] for a in self.flips])
-        if self.rot90 % 4:
-            out = torch.rot90(out, k=self.rot90, dims=_IN_PLANE)
-        return out
+        """Apply the variant to an ``(..., z, y, x)`` tensor: ``rot90(flip(x, F), k)``.
+
+        Computed as one flip plus a transpose view (``rot90`` by ``k`` is a flip of one or both
+        in-plane axes followed, for odd ``k``, by swapping them), so a single copy is made.
+        """
+        return _flip_then_swap(tensor, _sym(self._flip_dims(), _rotation_flips(self.rot90)),
+                               self.swaps_plane)
 
     def inverse(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Undo :meth:`forward`: the rotation first, then the flip."""
-        out = tensor
-        if self.rot90 % 4:
-            out = torch.rot90(out, k=-self.rot90, dims=_IN_PLANE)
-        if self.flips:
-            out = torch.flip(out, dims=[_DIMS[a] for a in self.flips])
-        return out
+        """Undo :meth:`forward`: the rotation first (``rot90(y, -k)``), then the flip.
+
+        Flipping an axis of the swapped view flips the other in-plane axis of the tensor before
+        the swap (``_SWAP`` maps the flip set); again a single copy.
+        """
+        flips = self._flip_dims()
+        if self.swaps_plane:
+            flips = {_SWAP.get(d, d) for d in flips}
+        return _flip_then_swap(tensor, _sym(flips, _rotation_flips(-self.rot90)), self.swaps_plane)
+
+    def _flip_dims(self) -> set[int]:
+        return {_DIMS[a] for a in self.flips}
 
     def describe(self) -> str:
         parts = [f"flip {''.join(self.flips)}"] if self.flips else []
         if self.rot90 % 4:
             parts.append(f"rot {90 * (self.rot90 % 4)}°")
         return " + ".join(parts) or "identity"
+
+
+def _rotation_flips(k: int) -> set[int]:
+    """The axes torch.rot90 flips before its transpose, for a rotation by ``k`` x 90° over (y, x)."""
+    return {0: set(), 1: {-1}, 2: {-2, -1}, 3: {-2}}[k % 4]
+
+
+def _sym(a: set[int], b: set[int]) -> set[int]:
+    return a ^ b
+
+
+def _flip_then_swap(tensor: torch.Tensor, flips: set[int], swap: bool) -> torch.Tensor:
+    out = torch.flip(tensor, dims=sorted(flips)) if flips else tensor
+    return out.transpose(*_IN_PLANE) if swap else out
 
 
 _ALL_3D = (
