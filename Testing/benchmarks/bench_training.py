@@ -62,6 +62,17 @@ def _config(mode: str, size: list[int], batch: int, network: dict, augmentation:
     return cfgmod.validate(cfgmod.merge(cfgmod.defaults(), raw, "bench"), "bench")
 
 
+def _loss(model: torch.nn.Module, loss_fn: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+          config: dict) -> torch.Tensor:
+    """Forward + loss under the same autocast the engine uses (bf16 on CPUs with native bf16)."""
+    from MedSegTrain.training.engine import autocast_dtype
+
+    dtype = autocast_dtype(config["training"]["amp"], torch.device("cpu"))
+    with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+        out = model(x).float()
+    return loss_fn(out, y)
+
+
 def _raw_step(config: dict, cases: list) -> float:
     from MedSegTrain.networks import get_network
     from MedSegTrain.training.loader import PatchSampler
@@ -77,7 +88,7 @@ def _raw_step(config: dict, cases: list) -> float:
     for _ in range(STEPS + 1):
         t0 = time.perf_counter()
         opt.zero_grad()
-        loss_fn(model(x), y).backward()
+        _loss(model, loss_fn, x, y, config).backward()
         opt.step()
         times.append(time.perf_counter() - t0)
     return statistics.median(times[1:])
@@ -138,7 +149,7 @@ def _monai_step(config: dict, cases: list) -> tuple[float, float]:
         x, y = augment(x, y, gen)
         t1 = time.perf_counter()
         opt.zero_grad()
-        loss_fn(model(x), y).backward()
+        _loss(model, loss_fn, x, y, config).backward()
         opt.step()
         steps.append(time.perf_counter() - t0)
         waits.append(t1 - t0)
