@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -30,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print the summary table."""
+    # Idle OpenMP threads sleep instead of spinning (see cli/train.py); must precede torch's import.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from MedSegTrain.demo import DemoOptions, run_demo
     from MedSegTrain.progress import Progress
 
