@@ -95,8 +95,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(
 def test_time_budget_stops_cleanly_with_best_model(blob_cases: list, tmp_path: Path, tiny, make_job) -> None:
     config = tiny(training={"epochs": 1000, "iterations_per_epoch": 5})
     result = FoldTrainer(make_job(config, blob_cases[:2], blob_cases[2:3], tmp_path, time_budget_s=0.5)).run()
-    assert result.stop_reason == "time budget" and result.epochs_done == 1
-    assert result.metrics["best_epoch"] == 1 and "dice" in result.metrics
+    # How many 5-step epochs fit in 0.5 s depends on the machine; the budget must stop it long before 1000.
+    assert result.stop_reason == "time budget" and 1 <= result.epochs_done < 1000
+    assert 1 <= result.metrics["best_epoch"] <= result.epochs_done and "dice" in result.metrics
     assert load_checkpoint(tmp_path / "checkpoint" / LAST)["finished"]
 
 
