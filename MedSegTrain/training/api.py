@@ -118,6 +118,7 @@ def bundle_meta(
     fold: int,
     metrics: Mapping[str, Any],
     spec_dict: Mapping[str, Any],
+    output: Any,
 ) -> dict[str, Any]:
     """``model.json`` content for one fold (docs/architecture.md, format_version 1)."""
     mode = config["patch"]["mode"]
@@ -129,7 +130,7 @@ def bundle_meta(
         "network": {"name": config["network"]["name"], "args": dict(config["network"]["args"])},
         "input": {"channels": list(dataset.channel_names), "modality": dataset.modality},
         "labels": dict(dataset.labels),
-        "output": {"activation": "softmax", "regions": None, "region_rebuild": None},
+        "output": output.bundle_output(),
         "preprocessing": dict(spec_dict),
         "inference": {
             "mode": "slices2d" if mode == "2d" else "sliding_window",
@@ -141,6 +142,13 @@ def bundle_meta(
             {"weights": f"fold{fold}.safetensors", "fold": fold, "validation_metrics": dict(metrics)}
         ],
     }
+
+
+def output_plan(config: Mapping[str, Any], dataset: Any) -> Any:
+    """The output channels the config asks for on this dataset (softmax labels or sigmoid regions)."""
+    from MedSegTrain.training.targets import OutputPlan
+
+    return OutputPlan.from_config(config["output"], dataset.labels, dataset.regions)
 
 
 def _network_spec(config: dict[str, Any], n_channels: int, n_classes: int) -> dict[str, Any]:
@@ -207,7 +215,8 @@ def train(
                     f"--out {out_dir}: fold {fold.index} already has a training run there; "
                     "pass --resume to continue it, or choose an empty --out"
                 )
-    network = _network_spec(config, dataset.n_channels, len(dataset.labels))
+    output = output_plan(config, dataset)
+    network = _network_spec(config, dataset.n_channels, output.n_channels)
     if ctx.is_main:
         write_json_atomic(out_dir / "config.json", config)
         write_json_atomic(out_dir / "split.json", split.to_dict())
@@ -230,8 +239,6 @@ def train(
         )
     barrier(ctx)
     cached = prepare_cases([by_id[c] for c in needed], spec, out_dir / "cache", dataset.label_values)
-    labels_by_value = {int(v): name for name, v in dataset.labels.items()}
-    class_names = {i: labels_by_value[v] for i, v in enumerate(sorted(labels_by_value))}
     budget_s = (
         None
         if config["training"]["time_budget_minutes"] is None
@@ -251,7 +258,7 @@ def train(
             network=network,
             train_cases=[cached[c] for c in fold.train],
             val_cases=[cached[c] for c in fold.val],
-            class_names=class_names,
+            output=output,
             out_dir=fold_dir,
             device=dev,
             ctx=ctx,
@@ -266,7 +273,7 @@ def train(
         if config["filtering"]["enabled"]:
             result = _filter_and_retrain(job, result, config, progress)
         if ctx.is_main:
-            bundles.append(_write_fold(dataset, config, spec, fold_dir, result))
+            bundles.append(_write_fold(dataset, config, spec, fold_dir, result, output))
             results[fold.index] = _fold_summary(result)
             models.append(_model(network, result.weights, dev))
             progress.log(
@@ -291,6 +298,7 @@ def train(
                 dev,
                 config["validation"]["overlap"],
                 progress,
+                output=output,
             )
             progress.log(
                 f"held-out test ({len(split.test)} cases), ensemble of {len(bundles)} fold(s): "
@@ -325,11 +333,12 @@ def _filter_and_retrain(job: Any, result: Any, config: Mapping[str, Any], progre
     from MedSegTrain.training.objective import build_objective
 
     model = _model(job.network, result.weights, job.device)
-    loss_fn = build_objective({**config["loss"], "deep_supervision": False})
+    loss_fn = build_objective({**config["loss"], "deep_supervision": False}, job.output.activation)
     losses = case_losses(
         model,
         job.train_cases,
         loss_fn,
+        job.output,
         config["patch"]["size"],
         config["patch"]["mode"],
         job.device,
@@ -366,10 +375,12 @@ def _transfer(config: Mapping[str, Any]) -> tuple[Any, Any]:
     return initial_weights(Path(source)), encoder_freezer() if config["transfer"]["freeze_encoder"] else None
 
 
-def _write_fold(dataset: Any, config: Mapping[str, Any], spec: Any, fold_dir: Path, result: Any) -> Path:
+def _write_fold(
+    dataset: Any, config: Mapping[str, Any], spec: Any, fold_dir: Path, result: Any, output: Any
+) -> Path:
     from MedSegTrain.bundle import save_bundle
 
-    meta = bundle_meta(dataset, config, result.fold, result.metrics, spec.to_dict())
+    meta = bundle_meta(dataset, config, result.fold, result.metrics, spec.to_dict(), output)
     path = fold_dir / "bundle"
     save_bundle(path, meta, [result.weights])
     write_json_atomic(fold_dir / "metrics.json", _fold_summary(result))

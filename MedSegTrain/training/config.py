@@ -52,6 +52,17 @@ def _num_list(value: Any) -> str | None:
     return None
 
 
+def _regions(value: Any) -> str | None:
+    if value == "dataset":
+        return None
+    if isinstance(value, dict) and value and all(
+        isinstance(v, list) and v and all(isinstance(i, int) and not isinstance(i, bool) for i in v)
+        for v in value.values()
+    ):
+        return None
+    return "must be 'dataset' or a mapping {region name: [label values]}"
+
+
 def _folds(value: Any) -> str | None:
     if value == "all" or (isinstance(value, list) and all(isinstance(v, int) and v >= 0 for v in value)):
         return None
@@ -90,6 +101,21 @@ SCHEMA: dict[str, Any] = {
         "batch_size": Field(2, (int,), low=1, high=4096),
         "foreground_fraction": Field(
             0.33, NUM, low=0.0, high=1.0, help="share of patches centred on a foreground voxel"
+        ),
+    },
+    "output": {
+        "activation": Field(
+            "softmax",
+            (str,),
+            choices=("softmax", "sigmoid"),
+            help="softmax: one exclusive class per voxel; sigmoid: independent binary channels (B4)",
+        ),
+        "regions": Field(
+            None,
+            (str, dict),
+            nullable=True,
+            check=_regions,
+            help="sigmoid region channels: 'dataset' (dataset.json regions) or {name: [label values]}",
         ),
     },
     "loss": {

@@ -34,6 +34,7 @@ from MedSegTrain.training.objective import build_objective
 from MedSegTrain.training.optim import build_optimizer
 from MedSegTrain.training.schedules import LRSchedule
 from MedSegTrain.training.swa import SWAPlan, finish_average, new_average
+from MedSegTrain.training.targets import OutputPlan
 from MedSegTrain.training.validation import validate
 
 Augmenter = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -62,7 +63,7 @@ class FoldJob:
     network: Mapping[str, Any]  # {"name", "args"} exactly as stored in the bundle
     train_cases: Sequence[CachedCase]
     val_cases: Sequence[CachedCase]
-    class_names: Mapping[int, str]  # channel index -> label name, background included
+    output: OutputPlan  # what the output channels are: softmax labels or sigmoid regions (B4)
     out_dir: Path
     device: torch.device
     ctx: DistContext = field(default_factory=DistContext)
@@ -130,9 +131,10 @@ class FoldTrainer:
         if cfg["training"]["channels_last"]:
             self.model = self.model.to(memory_format=_channels_last(cfg["patch"]["mode"]))
         self.ddp = wrap_model(self.model, job.ctx, self.device)
-        self.num_classes = len(job.class_names)
-        self.loss_fn = build_objective(cfg["loss"]).to(self.device)
-        self.val_loss_fn = build_objective({**cfg["loss"], "deep_supervision": False})
+        self.output = job.output
+        activation = self.output.activation
+        self.loss_fn = build_objective(cfg["loss"], activation).to(self.device)
+        self.val_loss_fn = build_objective({**cfg["loss"], "deep_supervision": False}, activation)
         self.optimizer = build_optimizer(self.model.parameters(), cfg["optimizer"])
         self.schedule = LRSchedule(cfg["schedule"], cfg["optimizer"]["lr"])
         self.swa = SWAPlan(cfg["swa"], cfg["optimizer"]["lr"]) if cfg["swa"]["enabled"] else None
@@ -287,7 +289,7 @@ class FoldTrainer:
             elapsed = elapsed0 + time.perf_counter() - started
             lr = self._set_lr(epoch, it, elapsed)
             x = shard(x, job.ctx).to(self.device, non_blocking=True)
-            target = shard(y, job.ctx).to(self.device, non_blocking=True)
+            target = self.output.encode(shard(y, job.ctx).to(self.device, non_blocking=True))
             if cfg["training"]["channels_last"]:
                 x = x.contiguous(memory_format=_channels_last(cfg["patch"]["mode"]))
             if alpha > 0:
@@ -299,7 +301,7 @@ class FoldTrainer:
                     alpha,
                     generator=mix_gen,
                     per_sample=cfg["mixup"]["per_sample"],
-                    num_classes=self.num_classes,
+                    num_classes=self.output.n_channels,
                 )
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 out = self.ddp(x)
@@ -347,11 +349,10 @@ class FoldTrainer:
             return {}
         val = cfg["validation"]
         cases = list(job.val_cases)[: val["max_cases"]] if val["max_cases"] else list(job.val_cases)
-        names = {k: v for k, v in job.class_names.items() if k != 0}
         metrics = validate(
             model,
             cases,
-            names,
+            self.output,
             cfg["patch"]["size"],
             cfg["patch"]["mode"],
             self.device,

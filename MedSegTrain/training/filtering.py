@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from MedSegTrain.training.loader import CachedCase
-from MedSegTrain.training.validation import predict_logits
+from MedSegTrain.training.targets import OutputPlan
+from MedSegTrain.training.validation import logits_from_probabilities, predict_probabilities
 
 MAD_TO_SD = 1.4826  # MAD of a normal distribution x 1.4826 = its standard deviation
 
@@ -42,16 +43,18 @@ def case_losses(
     model: torch.nn.Module,
     cases: Sequence[CachedCase],
     loss_fn: torch.nn.Module,
+    output: OutputPlan,
     patch: Sequence[int],
     mode: str,
     device: torch.device,
     overlap: float = 0.5,
 ) -> dict[str, float]:
-    """The loss of each case's whole-volume prediction against its label."""
+    """The loss of each case's whole-volume prediction (as ``predict`` blends it) against its label."""
     model.eval()
     out = {}
     for case in cases:
-        logits = predict_logits(model, case.image, patch, mode, device, overlap)
+        prob = predict_probabilities([model], case.image, patch, mode, device, output.activation, overlap)
         ref = torch.from_numpy(np.asarray(case.label, dtype=np.int64))[None, None]
-        out[case.case_id] = float(loss_fn(logits[None], ref))
+        logits = logits_from_probabilities(prob, output.activation)[None]
+        out[case.case_id] = float(loss_fn(logits, output.encode(ref)))
     return out

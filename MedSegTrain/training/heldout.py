@@ -1,8 +1,11 @@
 """Score the folds' ensemble on held-out test cases, on each case's original grid.
 
-The same path ``predict`` takes: preprocess with the bundle's spec, sliding-window softmax of
-every fold model, average, map back onto the input grid (``spec.restore``), argmax, label values;
-then Dice and IoU per label against the untouched reference label file (FORMULAS.md: both empty -> 1).
+The same path ``predict`` takes: preprocess with the bundle's spec, Gaussian-blended sliding
+windows of every fold model through the inference runner (one window plan for all of them),
+averaged probabilities mapped back onto the input grid (``spec.restore``), decoded to label values
+(argmax, or regions at 0.5 rebuilt into labels, B8); then Dice and IoU per output channel — per
+label for softmax models, per region (e.g. WT/TC/ET) for sigmoid ones — against the untouched
+reference label file (FORMULAS.md: both empty -> 1).
 """
 
 from __future__ import annotations
@@ -13,24 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from MedSegTrain.training.validation import predict_logits
-
-
-def ensemble_probabilities(
-    models: Sequence[torch.nn.Module],
-    image: np.ndarray,
-    patch: Sequence[int],
-    mode: str,
-    device: torch.device,
-    overlap: float = 0.5,
-) -> np.ndarray:
-    """Mean softmax ``(K, z, y, x)`` of ``models`` on a preprocessed image."""
-    total = None
-    for model in models:
-        model.eval()
-        prob = torch.softmax(predict_logits(model, image, patch, mode, device, overlap), dim=0)
-        total = prob if total is None else total + prob
-    return (total / len(models)).numpy()
+from MedSegTrain.training.targets import OutputPlan
+from MedSegTrain.training.validation import predict_probabilities
 
 
 def evaluate_ensemble(
@@ -44,33 +31,38 @@ def evaluate_ensemble(
     device: torch.device,
     overlap: float = 0.5,
     progress: Any = None,
+    output: OutputPlan | None = None,
 ) -> dict[str, Any]:
-    """Mean over cases of Dice and IoU per foreground label, and their means (``dice``, ``iou``)."""
+    """Mean over cases of Dice and IoU per scored channel, and their means (``dice``, ``iou``).
+
+    ``output`` declares the models' channels (default: softmax over ``label_names``).
+    """
     from MedSegTrain.data import load_case
 
-    values = sorted(int(v) for v in label_values)
-    foreground = [v for v in values if v != 0]
-    scores: dict[str, list[float]] = {label_names[v]: [] for v in foreground}
-    ious: dict[str, list[float]] = {label_names[v]: [] for v in foreground}
+    output = output or OutputPlan.softmax({name: int(v) for v, name in label_names.items()})
+    values = np.asarray(sorted(int(v) for v in label_values))
+    names = [output.channel_names[c] for c in output.scored_channels]
+    scores: dict[str, list[float]] = {n: [] for n in names}
+    ious: dict[str, list[float]] = {n: [] for n in names}
     per_case = {}
     if progress is not None:
         progress.task("test", len(cases))
     for case in cases:
         loaded = load_case(case)
         prepared = spec.prepare_image(loaded.channels)
-        prob = ensemble_probabilities(models, prepared.array, patch, mode, device, overlap)
-        fill = [1.0] + [0.0] * (prob.shape[0] - 1)
-        restored = spec.restore(prob, prepared, fill=fill)
-        pred = np.asarray(values)[restored.argmax(0)]
+        prob = predict_probabilities(models, prepared.array, patch, mode, device, output.activation, overlap)
+        restored = spec.restore(prob.numpy(), prepared, fill=output.spec.background_fill)
+        pred = output.spec.decode(restored)
         ref = np.asarray(loaded.label)
+        pred_masks = output.reference_masks(torch.from_numpy(np.searchsorted(values, pred)))
+        ref_masks = output.reference_masks(torch.from_numpy(np.searchsorted(values, ref)))
         case_scores = {}
-        for v in foreground:
-            p, r = pred == v, ref == v
+        for name, p, r in zip(names, pred_masks, ref_masks, strict=True):
             tp, denom = int((p & r).sum()), int(p.sum()) + int(r.sum())
             dice = 1.0 if denom == 0 else 2.0 * tp / denom
-            scores[label_names[v]].append(dice)
-            ious[label_names[v]].append(1.0 if denom == 0 else tp / (denom - tp))
-            case_scores[label_names[v]] = dice
+            scores[name].append(dice)
+            ious[name].append(1.0 if denom == 0 else tp / (denom - tp))
+            case_scores[name] = dice
         per_case[case.case_id] = case_scores
         if progress is not None:
             progress.advance(1)

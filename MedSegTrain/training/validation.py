@@ -1,14 +1,17 @@
-"""Validation during training: sliding-window prediction on preprocessed cases, Dice per label.
+"""Validation during training: the inference engine on preprocessed cases, Dice per output channel.
 
 Runs on the preprocessed grid (as nnU-Net does during training); the final, original-grid
-evaluation belongs to ``medsegtrain evaluate``. Prediction uses MONAI's
-``sliding_window_inference`` with Gaussian blending; 2D models run slice by slice. Dice follows
-FORMULAS.md (both masks empty -> 1). Sums are all-reduced so every ``torchrun`` rank agrees.
+evaluation belongs to ``medsegtrain evaluate``. Prediction goes through the same code as
+``medsegtrain predict`` (:func:`MedSegTrain.inference.runner.run_ensemble`: Gaussian-blended
+sliding windows for 3D models, slice by slice for 2D ones), so a model is judged during training
+exactly as it will later be used. Dice follows FORMULAS.md (both masks empty -> 1), per label
+for softmax outputs and per region for sigmoid ones (B4). Sums are all-reduced so every
+``torchrun`` rank agrees.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,57 +19,67 @@ import torch
 
 from MedSegTrain.training.distributed import DistContext, all_reduce_sum, local_indices
 from MedSegTrain.training.loader import CachedCase
+from MedSegTrain.training.targets import OutputPlan, dice_of_masks
+
+LOGIT_CLAMP = 1e-6  # probabilities are kept inside [eps, 1 - eps] before taking logs
+
+
+def precision_of(autocast_dtype: torch.dtype | None) -> str:
+    """The inference runner's precision name for a training autocast dtype."""
+    return {None: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16"}[autocast_dtype]
 
 
 @torch.no_grad()
-def predict_logits(
-    model: torch.nn.Module,
+def predict_probabilities(
+    models: Sequence[torch.nn.Module],
     image: np.ndarray,
     patch: Sequence[int],
     mode: str,
     device: torch.device,
+    activation: str = "softmax",
     overlap: float = 0.5,
     batch_size: int = 4,
     autocast_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Logits ``(K, z, y, x)`` (float32, on CPU) of a preprocessed image ``(C, z, y, x)``."""
-    from monai.inferers import sliding_window_inference
+    """Mean probabilities ``(K, z, y, x)`` (float32, CPU) of ``models`` on an image ``(C, z, y, x)``.
+
+    ``mode`` is the training patch mode: ``3d`` slides ``patch`` windows, ``2d`` runs the 2D
+    networks over every axial slice in windows of the patch's in-plane size.
+    """
+    from MedSegTrain.inference.members import SliceWise
+    from MedSegTrain.inference.runner import run_ensemble
+    from MedSegTrain.inference.sliding_window import plan_windows
+    from MedSegTrain.inference.tta import TTAVariant
 
     x = torch.from_numpy(np.array(image, dtype=np.float32)).to(device)  # a writable copy of the memmap
+    shape = tuple(x.shape[1:])
     if mode == "2d":
-        x = x.permute(1, 0, 2, 3)  # slices become the batch
-        roi = list(patch)[-2:]
+        plan = plan_windows(shape, "slices2d", tuple(patch)[-2:], overlap)
+        members = [SliceWise(m) for m in models]
     else:
-        x = x[None]
-        roi = list(patch)
-
-    def forward(t: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            out = model(t)
-        return out.float()
-
-    out = sliding_window_inference(
-        x, roi, batch_size, forward, overlap=overlap, mode="gaussian", padding_mode="constant", cval=0.0
-    )
-    out = out.permute(1, 0, 2, 3) if mode == "2d" else out[0]
-    return out.float().cpu()
+        plan = plan_windows(shape, "sliding_window", tuple(patch), overlap)
+        members = list(models)
+    for m in members:
+        m.eval()
+    result = run_ensemble(x, members, plan, [TTAVariant()], activation,  # type: ignore[arg-type]
+                          batch_size=batch_size, precision=precision_of(autocast_dtype))  # type: ignore[arg-type]
+    return result.mean.float().cpu()
 
 
-def dice_per_class(pred: torch.Tensor, ref: torch.Tensor, classes: Sequence[int]) -> list[float]:
-    """Dice of each class index in ``classes`` between two index maps (both empty -> 1)."""
-    out = []
-    for k in classes:
-        p, r = pred == k, ref == k
-        tp = int((p & r).sum())
-        denom = int(p.sum()) + int(r.sum())
-        out.append(1.0 if denom == 0 else 2.0 * tp / denom)
-    return out
+def logits_from_probabilities(probabilities: torch.Tensor, activation: str) -> torch.Tensor:
+    """Logits whose activation gives back ``probabilities`` (clamped away from 0 and 1).
+
+    Softmax: ``log p`` (softmax is invariant to the normaliser); sigmoid: ``log(p / (1 - p))``.
+    Lets the training loss score a blended prediction exactly as ``predict`` makes it.
+    """
+    p = probabilities.clamp(LOGIT_CLAMP, 1.0 - LOGIT_CLAMP)
+    return p.log() if activation == "softmax" else torch.logit(p)
 
 
 def validate(
     model: torch.nn.Module,
     cases: Sequence[CachedCase],
-    label_names: Mapping[int, str],
+    output: OutputPlan,
     patch: Sequence[int],
     mode: str,
     device: torch.device,
@@ -76,29 +89,29 @@ def validate(
     batch_size: int = 4,
     autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, Any]:
-    """Mean Dice over cases, per foreground class and overall; mean validation loss per case.
-
-    ``label_names`` maps class index (channel) -> name, background (index 0) excluded.
-    """
+    """Mean Dice over cases, per scored output channel and overall; mean validation loss per case."""
     model.eval()
-    classes = sorted(label_names)
-    sums = torch.zeros(len(classes) + 2, dtype=torch.float64)  # per-class dice, loss, case count
+    scored = output.scored_channels
+    names = [output.channel_names[c] for c in scored]
+    sums = torch.zeros(len(scored) + 2, dtype=torch.float64)  # per-channel dice, loss, case count
     for i in local_indices(len(cases), ctx):
         case = cases[i]
-        logits = predict_logits(model, case.image, patch, mode, device, overlap, batch_size, autocast_dtype)
+        prob = predict_probabilities([model], case.image, patch, mode, device, output.activation,
+                                     overlap, batch_size, autocast_dtype)
         ref = torch.from_numpy(np.asarray(case.label, dtype=np.int64))
-        sums[: len(classes)] += torch.tensor(
-            dice_per_class(logits.argmax(0), ref, classes), dtype=torch.float64
+        sums[: len(scored)] += torch.tensor(
+            dice_of_masks(output.predicted_masks(prob), output.reference_masks(ref)), dtype=torch.float64
         )
         if loss_fn is not None:
-            sums[-2] += float(loss_fn(logits[None], ref[None, None]))
+            target = output.encode(ref[None, None])
+            sums[-2] += float(loss_fn(logits_from_probabilities(prob, output.activation)[None], target))
         sums[-1] += 1
     sums = all_reduce_sum(sums, ctx)
     n = max(float(sums[-1]), 1.0)
-    per_class = {label_names[k]: float(sums[j]) / n for j, k in enumerate(classes)}
+    per_channel = {name: float(sums[j]) / n for j, name in enumerate(names)}
     metrics: dict[str, Any] = {
-        "dice": float(np.mean(list(per_class.values()))) if per_class else float("nan"),
-        "dice_per_label": per_class,
+        "dice": float(np.mean(list(per_channel.values()))) if per_channel else float("nan"),
+        "dice_per_label": per_channel,
         "n_cases": int(sums[-1]),
     }
     if loss_fn is not None:

@@ -97,6 +97,7 @@ def _raw_step(config: dict, cases: list) -> float:
 def _engine_step(config: dict, cases: list, out: Path) -> tuple[float, float]:
     from MedSegTrain.augment import build_augmentation
     from MedSegTrain.training.engine import FoldJob, FoldTrainer
+    from MedSegTrain.training.targets import OutputPlan
 
     job = FoldJob(
         config=config,
@@ -104,7 +105,7 @@ def _engine_step(config: dict, cases: list, out: Path) -> tuple[float, float]:
         network=config["network"],
         train_cases=cases,
         val_cases=[],
-        class_names={0: "background", 1: "fg"},
+        output=OutputPlan.softmax({"background": 0, "fg": 1}),
         out_dir=out,
         device=torch.device("cpu"),
         augmenter=build_augmentation(config["augmentation"]),
