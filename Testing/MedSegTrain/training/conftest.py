@@ -22,8 +22,12 @@ def write_blob_dataset(
     seed: int = 0,
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
     slices: list[int] | None = None,
+    offset: float = 0.0,
 ) -> Path:
-    """Cases with a bright ball (label 1) and a dark box (label 2) on noise; MSD dataset.json."""
+    """Cases with a bright ball (label 1) and a dark box (label 2) on noise; MSD dataset.json.
+
+    ``offset`` shifts every intensity (a scanner-like difference between "sites", T5).
+    """
     rng = np.random.default_rng(seed)
     (root / "imagesTr").mkdir(parents=True, exist_ok=True)
     (root / "labelsTr").mkdir(parents=True, exist_ok=True)
@@ -37,7 +41,7 @@ def write_blob_dataset(
         label[(zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2 <= r * r] = 1
         y0, x0 = int(rng.integers(1, 4)), int(rng.integers(1, 4))
         label[:, y0 : y0 + 4, x0 : x0 + 5][label[:, y0 : y0 + 4, x0 : x0 + 5] == 0] = 2
-        image = rng.normal(100.0, 10.0, label.shape) + 80.0 * (label == 1) - 60.0 * (label == 2)
+        image = offset + rng.normal(100.0, 10.0, label.shape) + 80.0 * (label == 1) - 60.0 * (label == 2)
         name = f"blob_{i:03d}.nii.gz"
         for folder, array in (("imagesTr", image.astype(np.float32)), ("labelsTr", label)):
             img = sitk.GetImageFromArray(array)
@@ -60,6 +64,12 @@ def write_blob_dataset(
 @pytest.fixture(scope="session")
 def blob_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_blob_dataset(tmp_path_factory.mktemp("blobs"))
+
+
+@pytest.fixture(scope="session")
+def blob_writer() -> Any:
+    """:func:`write_blob_dataset`, for tests that need datasets of their own (sites, bad labels)."""
+    return write_blob_dataset
 
 
 CLASSES = {0: "background", 1: "ball", 2: "box"}
