@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from MedSegTrain import __version__
 from MedSegTrain.errors import MedSegError
 
-VERBS = ("phantoms", "train", "predict", "evaluate", "demo")
+VERBS = ("phantoms", "train", "chain", "predict", "evaluate", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
