@@ -1,6 +1,10 @@
-"""B9 filtering: robust z-scores against hand-computed medians and MADs."""
+"""B9 filtering: robust z-scores against hand-computed medians and MADs; a mislabelled case end to end."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +27,74 @@ def test_no_outliers_when_all_equal() -> None:
 def test_worst_first() -> None:
     losses = {f"c{i}": 1.0 + 0.01 * i for i in range(10)} | {"x": 5.0, "y": 9.0}
     assert flag_outliers(losses, 3.0) == ["y", "x"]
+
+
+# --- end to end: a case with swapped labels is flagged, and the retrain leaves it out -----------------
+
+FILTER_RUN = {
+    "split": {"kind": "fixed", "train_fraction": 0.9, "folds": [0]},  # 7 of 8 cases train
+    "training": {"epochs": 4, "iterations_per_epoch": 5},
+    "patch": {"batch_size": 2},
+    "network": {"args": {"base_filters": 4}},
+    "optimizer": {"lr": 1e-2},
+    "validation": {"max_cases": 1},
+    "filtering": {"enabled": True, "retrain": True},  # z_threshold: the default 3
+}
+
+
+def test_a_mislabelled_training_case_is_flagged_and_left_out_of_the_retrain(
+    tmp_path: Path, blob_writer: Any
+) -> None:
+    import numpy as np
+    import SimpleITK as sitk
+    import torch
+
+    from MedSegTrain.bundle import load_bundle
+    from MedSegTrain.data import load_dataset
+    from MedSegTrain.training import train
+    from MedSegTrain.training.api import build_config, make_split
+    from MedSegTrain.training.engine import FoldTrainer
+
+    torch.set_num_threads(2)
+    data = blob_writer(tmp_path / "data", n_cases=8, seed=3)
+    dataset = load_dataset(data)
+    split = make_split(dataset, build_config(dataset, "auto", FILTER_RUN, "cpu"))
+    train_ids = split.folds[0].train
+    bad = train_ids[len(train_ids) // 2]  # a case the split trains on: swap its ball and box labels
+    path = str(next(c.label for c in dataset.training if c.case_id == bad))
+    label = sitk.GetArrayFromImage(sitk.ReadImage(path))
+    swapped = sitk.GetImageFromArray(np.choose(label, [0, 2, 1]).astype(np.uint8))
+    swapped.CopyInformation(sitk.ReadImage(path))
+    sitk.WriteImage(swapped, path)
+
+    trained_on: dict[str, list[str]] = {}
+    original = FoldTrainer.__init__
+
+    def spy(self: Any, job: Any) -> None:
+        original(self, job)
+        trained_on[Path(job.out_dir).name] = [c.case_id for c in job.train_cases]
+
+    out = tmp_path / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(FoldTrainer, "__init__", spy)
+        (bundle,) = train(data, out, overrides=FILTER_RUN, device="cpu")
+
+    report = json.loads((out / "fold_0" / "filtering.json").read_text())
+    assert sorted(report["losses"]) == sorted(train_ids)  # every training case scored, nothing else
+    assert report["flagged"][0] == bad and report["retrained"] is True
+    losses = np.array([report["losses"][c] for c in train_ids])
+    median = np.median(losses)
+    z = (losses - median) / (1.4826 * np.median(np.abs(losses - median)))
+    assert sorted(report["flagged"]) == sorted(c for c, v in zip(train_ids, z, strict=True) if v > 3.0)
+    assert report["losses"][bad] == max(losses)
+
+    # The first run trained on every training case; the retrain in fold_0/filtered on all but the flagged.
+    assert sorted(trained_on["fold_0"]) == sorted(train_ids)
+    assert sorted(trained_on["filtered"]) == sorted(set(train_ids) - set(report["flagged"]))
+    assert (out / "fold_0" / "filtered" / "log.csv").is_file()
+    # The fold's bundle holds the retrained model, not the first one.
+    weights = load_bundle(bundle).build_member(0, device="cpu").state_dict()
+    retrained = torch.load(out / "fold_0" / "filtered" / "checkpoint" / "best.pt", weights_only=True)["model"]
+    first = torch.load(out / "fold_0" / "checkpoint" / "best.pt", weights_only=True)["model"]
+    assert all(torch.equal(v, retrained[k]) for k, v in weights.items())
+    assert not all(torch.equal(v, first[k]) for k, v in weights.items())
