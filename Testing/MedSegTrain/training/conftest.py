@@ -61,6 +61,13 @@ def write_blob_dataset(
     return root
 
 
+def train_cli_args(dataset: Path, out: Path, settings: tuple[str, ...], *extra: str) -> list[str]:
+    """``medsegtrain train`` arguments for fold 0 on CPU, quiet, with ``--set`` for each of ``settings``."""
+    sets = [arg for item in settings for arg in ("--set", item)]
+    return ["train", "--data", str(dataset), "--out", str(out), "--fold", "0", "--device", "cpu",
+            "--progress", "none", *sets, *extra]
+
+
 @pytest.fixture(scope="session")
 def blob_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_blob_dataset(tmp_path_factory.mktemp("blobs"))
@@ -72,7 +79,7 @@ def blob_writer() -> Any:
     return write_blob_dataset
 
 
-CLASSES = {0: "background", 1: "ball", 2: "box"}
+LABELS = {"background": 0, "ball": 1, "box": 2}
 TINY_NET = {
     "name": "unet",
     "args": {
@@ -117,18 +124,11 @@ def cached_blobs(dataset: Path, cache: Path) -> list:
 
 def job(config: dict[str, Any], train: list, val: list, out: Path, **kwargs: Any) -> Any:
     from MedSegTrain.training.engine import FoldJob
+    from MedSegTrain.training.targets import OutputPlan
 
-    return FoldJob(
-        config=config,
-        fold=0,
-        network=TINY_NET,
-        train_cases=train,
-        val_cases=val,
-        class_names=CLASSES,
-        out_dir=out,
-        device=torch.device("cpu"),
-        **kwargs,
-    )
+    settings: dict[str, Any] = {"network": TINY_NET, "output": OutputPlan.softmax(LABELS), **kwargs}
+    settings.update(config=config, fold=0, train_cases=train, val_cases=val, out_dir=out)
+    return FoldJob(device=torch.device("cpu"), **settings)
 
 
 @pytest.fixture(scope="session")
@@ -140,6 +140,11 @@ def blob_cases(blob_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture()
 def tiny() -> Any:
     return tiny_config
+
+
+@pytest.fixture()
+def train_cli() -> Any:
+    return train_cli_args
 
 
 @pytest.fixture()

@@ -29,26 +29,11 @@ SETTINGS = (
 )
 
 
-def _args(dataset: Path, out: Path) -> list[str]:
-    sets = [arg for item in SETTINGS for arg in ("--set", item)]
-    return [
-        "train",
-        "--data",
-        str(dataset),
-        "--out",
-        str(out),
-        "--fold",
-        "0",
-        "--device",
-        "cpu",
-        "--progress",
-        "none",
-        *sets,
-    ]
-
-
 @pytest.mark.slow
-def test_two_process_gloo_matches_single_process(blob_dataset: Path, tmp_path: Path) -> None:
+def test_two_process_gloo_matches_single_process(blob_dataset: Path, tmp_path: Path, train_cli) -> None:
+    def _args(dataset: Path, out: Path) -> list[str]:
+        return train_cli(dataset, out, SETTINGS)
+
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1"}
     single, multi = tmp_path / "single", tmp_path / "ddp"

@@ -23,35 +23,16 @@ SETTINGS = (
 )
 
 
-def _command(dataset: Path, out: Path, *extra: str) -> list[str]:
-    sets = [arg for item in SETTINGS for arg in ("--set", item)]
-    return [
-        sys.executable,
-        "-m",
-        "MedSegTrain",
-        "train",
-        "--data",
-        str(dataset),
-        "--out",
-        str(out),
-        "--fold",
-        "0",
-        "--device",
-        "cpu",
-        "--progress",
-        "none",
-        *sets,
-        *extra,
-    ]
-
-
 def _epochs_logged(out: Path) -> int:
     log = out / "fold_0" / "log.csv"
     return max(len(log.read_text().splitlines()) - 1, 0) if log.is_file() else 0
 
 
 @pytest.mark.slow
-def test_kill_and_resume_gives_identical_weights(blob_dataset: Path, tmp_path: Path) -> None:
+def test_kill_and_resume_gives_identical_weights(blob_dataset: Path, tmp_path: Path, train_cli) -> None:
+    def _command(dataset: Path, out: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "MedSegTrain", *train_cli(dataset, out, SETTINGS, *extra)]
+
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run(_command(blob_dataset, straight), check=True, env=env, timeout=900)
