@@ -8,7 +8,7 @@ DEMO_OUT ?= demo_output
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.medseg-installed
 
-.PHONY: demo test test-slow bench lint install clean
+.PHONY: demo test test-slow bench lint screenshots install clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	PYTHON="$(PYTHON)" VENV="$(VENV)" TORCH_SPEC="$(TORCH_SPEC)" bash scripts/bootstrap.sh
@@ -28,6 +28,11 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python -m pytest Testing/benchmarks -m benchmark -s
+
+# Refresh the Slicer-module screenshots the docs show (the GUI tests take them).
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen MEDSEG_SCREENSHOT_DIR=$(CURDIR)/Resources/Screenshots \
+		$(BIN)/python -m pytest -m gui Testing/MedSegMixup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
