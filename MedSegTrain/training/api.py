@@ -252,6 +252,8 @@ def train(
         if budget_s is not None:
             left = budget_s - (time.monotonic() - started)
             fold_budget = max(left / (len(chosen) - n_done), 1.0) * (1.0 - BUDGET_RESERVE)
+        fold_started = time.monotonic()
+        retrains = config["filtering"]["enabled"] and config["filtering"]["retrain"]
         job = FoldJob(
             config=config,
             fold=fold.index,
@@ -263,7 +265,8 @@ def train(
             device=dev,
             ctx=ctx,
             progress=progress,
-            time_budget_s=fold_budget,
+            # a fold that may retrain without its flagged cases (B9) gives the first run half its time
+            time_budget_s=fold_budget / 2 if fold_budget is not None and retrains else fold_budget,
             resume=resume,
             init_weights=init,
             freeze=freeze,
@@ -271,7 +274,8 @@ def train(
         )
         result = FoldTrainer(job).run()
         if config["filtering"]["enabled"]:
-            result = _filter_and_retrain(job, result, config, progress)
+            left = None if fold_budget is None else max(fold_budget - (time.monotonic() - fold_started), 1.0)
+            result = _filter_and_retrain(job, result, config, progress, left)
         if ctx.is_main:
             bundles.append(_write_fold(dataset, config, spec, fold_dir, result, output))
             results[fold.index] = _fold_summary(result)
@@ -324,8 +328,13 @@ def _nested(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _filter_and_retrain(job: Any, result: Any, config: Mapping[str, Any], progress: Progress) -> Any:
-    """B9: score every training case with the fold's final model, flag outliers, optionally retrain."""
+def _filter_and_retrain(
+    job: Any, result: Any, config: Mapping[str, Any], progress: Progress, budget_s: float | None
+) -> Any:
+    """B9: score every training case with the fold's final model, flag outliers, optionally retrain.
+
+    ``budget_s`` is the fold's time still left, which the retrain may use.
+    """
     from dataclasses import replace
 
     from MedSegTrain.training.engine import FoldTrainer
@@ -360,9 +369,7 @@ def _filter_and_retrain(job: Any, result: Any, config: Mapping[str, Any], progre
     if not report["retrained"]:
         return result
     kept = [c for c in job.train_cases if c.case_id not in set(flagged)]
-    retrain = replace(
-        job, train_cases=kept, out_dir=Path(job.out_dir) / "filtered", time_budget_s=job.time_budget_s
-    )
+    retrain = replace(job, train_cases=kept, out_dir=Path(job.out_dir) / "filtered", time_budget_s=budget_s)
     return FoldTrainer(retrain).run()
 
 

@@ -42,42 +42,59 @@ FILTER_RUN = {
 }
 
 
-def test_a_mislabelled_training_case_is_flagged_and_left_out_of_the_retrain(
-    tmp_path: Path, blob_writer: Any
-) -> None:
+def _mislabelled_dataset(root: Path, blob_writer: Any) -> tuple[Path, list[str], str]:
+    """8 blob cases, one of the split's training cases with its ball and box labels swapped."""
     import numpy as np
     import SimpleITK as sitk
-    import torch
 
-    from MedSegTrain.bundle import load_bundle
     from MedSegTrain.data import load_dataset
-    from MedSegTrain.training import train
     from MedSegTrain.training.api import build_config, make_split
-    from MedSegTrain.training.engine import FoldTrainer
 
-    torch.set_num_threads(2)
-    data = blob_writer(tmp_path / "data", n_cases=8, seed=3)
+    data = blob_writer(root, n_cases=8, seed=3)
     dataset = load_dataset(data)
     split = make_split(dataset, build_config(dataset, "auto", FILTER_RUN, "cpu"))
     train_ids = split.folds[0].train
-    bad = train_ids[len(train_ids) // 2]  # a case the split trains on: swap its ball and box labels
+    bad = train_ids[len(train_ids) // 2]
     path = str(next(c.label for c in dataset.training if c.case_id == bad))
     label = sitk.GetArrayFromImage(sitk.ReadImage(path))
     swapped = sitk.GetImageFromArray(np.choose(label, [0, 2, 1]).astype(np.uint8))
     swapped.CopyInformation(sitk.ReadImage(path))
     sitk.WriteImage(swapped, path)
+    return data, train_ids, bad
 
-    trained_on: dict[str, list[str]] = {}
+
+def _spy_jobs(mp: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Record each FoldTrainer's job by the name of its output folder."""
+    from MedSegTrain.training.engine import FoldTrainer
+
+    jobs: dict[str, Any] = {}
     original = FoldTrainer.__init__
 
     def spy(self: Any, job: Any) -> None:
         original(self, job)
-        trained_on[Path(job.out_dir).name] = [c.case_id for c in job.train_cases]
+        jobs[Path(job.out_dir).name] = job
+
+    mp.setattr(FoldTrainer, "__init__", spy)
+    return jobs
+
+
+def test_a_mislabelled_training_case_is_flagged_and_left_out_of_the_retrain(
+    tmp_path: Path, blob_writer: Any
+) -> None:
+    import numpy as np
+    import torch
+
+    from MedSegTrain.bundle import load_bundle
+    from MedSegTrain.training import train
+
+    torch.set_num_threads(2)
+    data, train_ids, bad = _mislabelled_dataset(tmp_path / "data", blob_writer)
 
     out = tmp_path / "run"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(FoldTrainer, "__init__", spy)
+        jobs = _spy_jobs(mp)
         (bundle,) = train(data, out, overrides=FILTER_RUN, device="cpu")
+    trained_on = {name: [c.case_id for c in job.train_cases] for name, job in jobs.items()}
 
     report = json.loads((out / "fold_0" / "filtering.json").read_text())
     assert sorted(report["losses"]) == sorted(train_ids)  # every training case scored, nothing else
@@ -98,3 +115,27 @@ def test_a_mislabelled_training_case_is_flagged_and_left_out_of_the_retrain(
     first = torch.load(out / "fold_0" / "checkpoint" / "best.pt", weights_only=True)["model"]
     assert all(torch.equal(v, retrained[k]) for k, v in weights.items())
     assert not all(torch.equal(v, first[k]) for k, v in weights.items())
+
+
+def test_a_retraining_fold_shares_its_time_budget(tmp_path: Path, blob_writer: Any) -> None:
+    """With --time-budget the first run gets half the fold's time and the retrain what is left."""
+    import time
+
+    import torch
+
+    from MedSegTrain.training import train
+
+    torch.set_num_threads(2)
+    data, _train_ids, _bad = _mislabelled_dataset(tmp_path / "data", blob_writer)
+    budget_min = 0.15
+    run = {**FILTER_RUN, "training": {"epochs": 200, "iterations_per_epoch": 5}}
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as mp:
+        jobs = _spy_jobs(mp)
+        train(data, tmp_path / "run", overrides=run, device="cpu", time_budget_minutes=budget_min)
+    elapsed = time.monotonic() - started
+    first, retrain = jobs["fold_0"].time_budget_s, jobs["filtered"].time_budget_s
+    budget_s = 60 * budget_min
+    assert 0.4 * budget_s <= first <= 0.5 * budget_s
+    assert first + retrain <= budget_s
+    assert elapsed < 1.5 * budget_s  # before the fix the retrain took a whole fold budget again
