@@ -63,6 +63,14 @@ def _regions(value: Any) -> str | None:
     return "must be 'dataset' or a mapping {region name: [label values]}"
 
 
+def _rebuild_steps(value: Any) -> str | None:
+    for step in value:
+        well_formed = isinstance(step, dict) and set(step) == {"region", "label"}
+        if not well_formed or not isinstance(step["label"], int):
+            return "must be a list of {region: name, label: value} steps"
+    return None
+
+
 def _folds(value: Any) -> str | None:
     if value == "all" or (isinstance(value, list) and all(isinstance(v, int) and v >= 0 for v in value)):
         return None
@@ -116,6 +124,14 @@ SCHEMA: dict[str, Any] = {
             nullable=True,
             check=_regions,
             help="sigmoid region channels: 'dataset' (dataset.json regions) or {name: [label values]}",
+        ),
+        "region_rebuild": Field(
+            None,
+            (list,),
+            nullable=True,
+            check=_rebuild_steps,
+            help="painting order [{region, label}, ...] that turns regions into labels (B8); "
+            "null: derived from the nesting",
         ),
     },
     "loss": {

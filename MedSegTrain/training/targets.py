@@ -10,6 +10,9 @@ The config's ``output`` section chooses:
   (``1`` where the voxel's label belongs to the region), so the regions may overlap;
 * ``activation: sigmoid`` without regions: one binary channel per foreground label.
 
+``region_rebuild`` (``[{region: TC, label: 1}, ...]``) says how a label map is painted back from
+the regions (B8) where the nesting leaves it open, e.g. BraTS 2015's TC = {1, 3, 4}.
+
 :class:`OutputPlan` turns integer label batches into those targets (:meth:`OutputPlan.encode`),
 judges predictions per channel (:meth:`OutputPlan.predicted_masks`) and writes the bundle's
 ``output`` declaration, which ``MedSegTrain.inference.decoding.OutputSpec`` reads back.
@@ -49,9 +52,12 @@ class OutputPlan:
             regions = dataset_regions
         if regions is not None and activation != "sigmoid":
             raise MedSegError("output.regions needs output.activation = sigmoid (regions may overlap)")
-        chosen = None if regions is None else {str(k): [int(v) for v in vals] for k, vals in regions.items()}
-        spec = OutputSpec(activation, {str(k): int(v) for k, v in labels.items()},
-                          None if chosen is None else {k: tuple(v) for k, v in chosen.items()})
+        chosen = None if regions is None else {str(k): tuple(map(int, vals)) for k, vals in regions.items()}
+        steps = section.get("region_rebuild")
+        if steps is not None and chosen is None:
+            raise MedSegError("output.region_rebuild needs output.regions")
+        rebuild = None if steps is None else tuple((str(s["region"]), int(s["label"])) for s in steps)
+        spec = OutputSpec(activation, {str(k): int(v) for k, v in labels.items()}, chosen, rebuild)
         spec.validate("training config output")
         return cls(spec, tuple(sorted(int(v) for v in labels.values())))
 

@@ -151,3 +151,22 @@ def test_brats_recipe_trains_regions_and_predicts_labels(tmp_path: Path) -> None
     wt, tc, et = prediction.probabilities >= 0.5
     expected = np.where(et, 3, np.where(tc, 1, np.where(wt, 2, 0)))  # ET over NCR over ED (B8)
     assert np.array_equal(prediction.label.array, expected)
+
+
+def test_explicit_rebuild_where_the_nesting_leaves_it_open() -> None:
+    """BraTS 2015: TC = {1, 3, 4} minus ET = {4} leaves two labels, so the order must be declared."""
+    labels = {"background": 0, "necrosis": 1, "oedema": 2, "non_enhancing": 3, "enhancing": 4}
+    regions = {"WT": [1, 2, 3, 4], "TC": [1, 3, 4], "ET": [4]}
+    with pytest.raises(MedSegError, match="declare output.region_rebuild"):
+        OutputPlan.from_config({"activation": "sigmoid", "regions": regions}, labels, None)
+    steps = [{"region": "WT", "label": 2}, {"region": "TC", "label": 1}, {"region": "ET", "label": 4}]
+    plan = OutputPlan.from_config({"activation": "sigmoid", "regions": regions, "region_rebuild": steps},
+                                  labels, None)
+    assert plan.bundle_output()["region_rebuild"] == steps
+    probs = np.zeros((3, 4), np.float32)
+    probs[:, 1] = [0.9, 0.1, 0.1]  # WT only -> oedema
+    probs[:, 2] = [0.9, 0.8, 0.2]  # WT + TC -> necrosis
+    probs[:, 3] = [0.9, 0.8, 0.7]  # all three -> enhancing
+    assert plan.spec.decode(probs).tolist() == [0, 2, 1, 4]
+    with pytest.raises(MedSegError, match="region_rebuild needs output.regions"):
+        OutputPlan.from_config({"activation": "sigmoid", "region_rebuild": steps}, labels, None)
