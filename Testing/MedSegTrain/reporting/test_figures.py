@@ -73,3 +73,22 @@ def test_tables_format_inf_nan_and_align() -> None:
     assert "| a | 0.912 |" in md and "| b | NaN |" in md
     text = text_table(["case", "hd95"], [["a", float("inf")], ["bb", 1.0]])
     assert text.splitlines()[2].endswith("inf") and text.splitlines()[3].startswith("bb")
+
+
+def test_heatmap_writes_cells_and_marks_missing_ones(tmp_path: Path) -> None:
+    import pytest
+
+    from MedSegTrain.reporting.heatmap import save_heatmap
+
+    def grey_pixels(path: Path) -> int:
+        rgb = (mpimg.imread(path)[..., :3] * 255).round().astype(int)
+        return int(np.all(rgb == 208, axis=-1).sum())  # the n/a colour #d0d0d0
+
+    rows, cols = ["A", "A->B"], ["site_A", "site_B"]
+    full = save_heatmap(tmp_path / "full.png", [[80.0, 70.0], [60.0, 90.0]], rows, cols)
+    gap = save_heatmap(tmp_path / "gap.png", [[80.0, np.nan], [60.0, 90.0]], rows, cols)
+    assert mpimg.imread(full).shape[:2] == mpimg.imread(gap).shape[:2]
+    assert grey_pixels(full) < 50 < 500 < grey_pixels(gap)  # a whole grey cell (text antialiasing aside)
+    with pytest.raises(ValueError, match="2 rows x 3 columns"):
+        save_heatmap(tmp_path / "bad.png", [[1.0, 2.0]], ["A", "B"], ["x", "y", "z"])
+    assert not (tmp_path / "bad.png").exists()

@@ -157,7 +157,7 @@ def test_explicit_rebuild_where_the_nesting_leaves_it_open() -> None:
     """BraTS 2015: TC = {1, 3, 4} minus ET = {4} leaves two labels, so the order must be declared."""
     labels = {"background": 0, "necrosis": 1, "oedema": 2, "non_enhancing": 3, "enhancing": 4}
     regions = {"WT": [1, 2, 3, 4], "TC": [1, 3, 4], "ET": [4]}
-    with pytest.raises(MedSegError, match="declare output.region_rebuild"):
+    with pytest.raises(MedSegError, match=r"declare output\.region_rebuild"):
         OutputPlan.from_config({"activation": "sigmoid", "regions": regions}, labels, None)
     steps = [{"region": "WT", "label": 2}, {"region": "TC", "label": 1}, {"region": "ET", "label": 4}]
     plan = OutputPlan.from_config({"activation": "sigmoid", "regions": regions, "region_rebuild": steps},
@@ -168,5 +168,5 @@ def test_explicit_rebuild_where_the_nesting_leaves_it_open() -> None:
     probs[:, 2] = [0.9, 0.8, 0.2]  # WT + TC -> necrosis
     probs[:, 3] = [0.9, 0.8, 0.7]  # all three -> enhancing
     assert plan.spec.decode(probs).tolist() == [0, 2, 1, 4]
-    with pytest.raises(MedSegError, match="region_rebuild needs output.regions"):
+    with pytest.raises(MedSegError, match=r"region_rebuild needs output\.regions"):
         OutputPlan.from_config({"activation": "sigmoid", "region_rebuild": steps}, labels, None)
