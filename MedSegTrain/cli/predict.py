@@ -4,7 +4,8 @@ One case: ``--input`` once per channel (or one 4D file, or a DICOM folder) and `
 A folder of cases (nnU-Net ``CASE_0000.nii.gz`` ... or one file per single-channel case):
 ``--input DIR --output DIR`` (``--probabilities`` / ``--uncertainty`` then name folders too).
 Every bundle is checked against the input before any work; the label map has exactly the
-input's geometry; every file is written atomically. ``--progress json`` speaks the line
+input's geometry; every file is written atomically. With ``--merge-bundle`` a second ensemble
+predicts too and the two label maps are merged through a table (B9). ``--progress json`` speaks the line
 protocol of :mod:`MedSegTrain.progress` and ends with a ``done`` event naming the outputs.
 """
 
@@ -48,6 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="windows x variants per forward pass (default 8)")
     parser.add_argument("--precision", choices=("auto", "float32", "float16", "bfloat16"), default="auto",
                         help="auto = float32; float16/bfloat16 autocast on CUDA only")
+    parser.add_argument("--merge-bundle", action="append", metavar="B",
+                        help="a second ensemble (repeat for several bundles): its label map is merged "
+                             "with the --bundle ensemble's through --merge-table (BraTS B9)")
+    parser.add_argument("--merge-table", default="brats", metavar="brats|FILE",
+                        help="how (label of --bundle, label of --merge-bundle) pairs become one label: "
+                             "'brats' (Henry et al. Table 1, labels 0/1/2/4; default) or a JSON/YAML "
+                             "table file (docs/inference.md)")
     parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
                         help="progress display: bar for people, json lines for the Slicer module")
     parser.set_defaults(handler=run)
@@ -70,8 +78,11 @@ def run(args: argparse.Namespace) -> int:
         raise MedSegError(f"--overlap must be in [0, 1), got {args.overlap}")
     cases, is_folder = resolve_inputs(args.input)
     bundles = [load_bundle(Path(b)) for b in args.bundle]
+    merge = _merge_plan(args, bundles)
     for n_channels in sorted({case.n_channels for case in cases}):
         check_ensemble(bundles, n_channels, args.overlap)
+        if merge is not None:
+            check_ensemble(merge[0], n_channels, args.overlap)
     targets = _targets(args, cases, is_folder)
 
     progress = Progress(args.progress)
@@ -81,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     for index, case in enumerate(cases, start=1):
         if len(cases) > 1:
             progress.log(f"case {index}/{len(cases)}: {case.case_id}")
-        _predict_case(args, bundles, case, targets[case.case_id], progress)
+        _predict_case(args, bundles, case, targets[case.case_id], progress, merge)
         for kind, path in targets[case.case_id].items():
             outputs[f"{kind}/{case.case_id}" if is_folder else kind] = str(path)
     progress.close()
@@ -90,23 +101,56 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[str, Path], progress) -> None:
+def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[str, Path], progress,
+                  merge: tuple[list, object] | None = None) -> None:
+    from MedSegTrain.inference.merge import merge_label_maps
     from MedSegTrain.inference.outputs import write_probabilities
+    from MedSegTrain.inference.postprocess import keep_largest_component
     from MedSegTrain.inference.predictor import predict_volume
     from MedSegTrain.io import write_image
 
     channels = case.read()
+    common = {"tta": args.tta, "device": args.device, "progress": progress, "overlap": args.overlap,
+              "batch_size": args.batch_size, "precision": args.precision}
     prediction = predict_volume(
-        bundles, channels, tta=args.tta, device=args.device, progress=progress,
-        probabilities="probabilities" in target,
+        bundles, channels, probabilities="probabilities" in target,
         uncertainty=args.uncertainty_measure if "uncertainty" in target else None,
-        largest_component=args.largest_component, overlap=args.overlap,
-        batch_size=args.batch_size, precision=args.precision)
-    write_image(prediction.label, target["label"])
+        largest_component=args.largest_component and merge is None, **common)
+    label = prediction.label
+    if merge is not None:
+        other = predict_volume(merge[0], channels, **common)
+        merged = merge_label_maps(label.array, other.label.array, merge[1])
+        label = label.with_array(keep_largest_component(merged) if args.largest_component else merged)
+    write_image(label, target["label"])
     if prediction.probabilities is not None:
         write_probabilities(prediction.probabilities, channels[0], target["probabilities"])
     if prediction.uncertainty is not None:
         write_image(prediction.uncertainty, target["uncertainty"])
+
+
+def _merge_plan(args: argparse.Namespace, bundles: list) -> tuple[list, object] | None:
+    """The second ensemble and the merge table, checked against the first ensemble's labels."""
+    from MedSegTrain.bundle import load_bundle
+    from MedSegTrain.inference.merge import BRATS_MERGE_TABLE, load_merge_table
+
+    if not args.merge_bundle:
+        return None
+    if args.probabilities or args.uncertainty:
+        raise MedSegError("--probabilities/--uncertainty describe one ensemble; they cannot be combined "
+                          "with --merge-bundle")
+    others = [load_bundle(Path(b)) for b in args.merge_bundle]
+    labels = bundles[0].labels
+    for bundle in others:
+        if bundle.labels != labels:
+            raise MedSegError(f"--merge-bundle {bundle.path}: labels {bundle.labels} differ from the "
+                              f"--bundle ensemble's {labels}")
+    if args.merge_table == "brats":
+        unknown = sorted(set(labels.values()) - {0, 1, 2, 4})
+        if unknown:
+            raise MedSegError(f"--merge-table brats: Henry et al.'s table is for labels 0, 1, 2, 4; "
+                              f"these bundles also have {unknown}: give a table file")
+        return others, BRATS_MERGE_TABLE
+    return others, load_merge_table(args.merge_table)
 
 
 def _targets(args: argparse.Namespace, cases: list, is_folder: bool) -> dict[str, dict[str, Path]]:

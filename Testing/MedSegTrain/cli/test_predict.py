@@ -183,3 +183,60 @@ def test_real_ct_keeps_its_geometry(shared_data: Path, tmp_path: Path) -> None:
     assert written.GetSpacing() == reference.GetSpacing()
     assert written.GetOrigin() == reference.GetOrigin()
     assert written.GetDirection() == reference.GetDirection()
+
+
+def _labelled_bundle(path: Path, seed: int, labels: dict[str, int]) -> Path:
+    """A one-member bundle whose softmax channels mean ``labels`` (e.g. BraTS 0/1/2/4)."""
+    args = {"spatial_dims": 3, "in_channels": 1, "out_channels": len(labels), "depth": 2, "width": 2,
+            "max_dilation": 2}
+    meta = {
+        "name": f"merge-{seed}", "network": {"name": "msd_net", "args": args},
+        "input": {"channels": ["image"], "modality": "MR"}, "labels": labels,
+        "output": {"activation": "softmax", "regions": None, "region_rebuild": None},
+        "preprocessing": {"normalization": "zscore"},
+        "inference": {"mode": "sliding_window", "patch_size": [4, 8, 8], "overlap": 0.5},
+        "training": {"recipe": {}, "validation_metrics": {}},
+    }
+    torch.manual_seed(seed)
+    net = get_network("msd_net", **args)
+    with torch.no_grad():  # spread the logits so every label wins somewhere
+        for param in net.parameters():
+            param.mul_(8.0)
+    return save_bundle(path, meta, [net.state_dict()])
+
+
+def test_merging_two_ensembles_follows_the_table(tmp_path: Path) -> None:
+    """B9: the merged map equals the paper's table applied (here by hand) to the two separate maps."""
+    brats = {"background": 0, "NET": 1, "ED": 2, "ET": 4}
+    a, b = _labelled_bundle(tmp_path / "a", 1, brats), _labelled_bundle(tmp_path / "b", 2, brats)
+    image = _image(tmp_path / "in.nii.gz", shape=(8, 16, 16))
+    for name, bundle in (("a", a), ("b", b)):
+        assert main(["predict", "--bundle", str(bundle), "--input", str(image),
+                     "--output", str(tmp_path / f"{name}.nii.gz"), "--progress", "none"]) == 0
+    assert main(["predict", "--bundle", str(a), "--merge-bundle", str(b), "--input", str(image),
+                 "--output", str(tmp_path / "merged.nii.gz"), "--progress", "none"]) == 0
+    label_a = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "a.nii.gz")))
+    label_b = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "b.nii.gz")))
+    merged = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "merged.nii.gz")))
+    # Henry et al. Table 1: A's NET and ET stand; where A says 0 or ED, B decides 0 vs ED
+    expected = np.where(np.isin(label_a, [1, 4]), label_a, np.where(label_b == 2, 2, np.where(
+        (label_a == 2) & (label_b != 0), 2, 0)))
+    assert len(np.unique(label_a)) > 1 and not np.array_equal(label_a, label_b)
+    assert np.array_equal(merged, expected) and not np.array_equal(merged, label_a)  # B changed voxels
+
+
+def test_merge_refuses_what_it_cannot_merge(tmp_path: Path, capsys) -> None:
+    image = _image(tmp_path / "in.nii.gz")
+    phantom = _bundle(tmp_path / "phantom", members=1)  # labels 0, 1, 2
+    brats = _labelled_bundle(tmp_path / "brats", 1, {"background": 0, "NET": 1, "ED": 2, "ET": 4})
+    out = str(tmp_path / "o.nii.gz")
+    base = ["predict", "--input", str(image), "--output", out, "--progress", "none"]
+    assert main([*base, "--bundle", str(phantom), "--merge-bundle", str(brats)]) == 1
+    assert "labels" in capsys.readouterr().err
+    assert main([*base, "--bundle", str(brats), "--merge-bundle", str(brats),
+                 "--probabilities", str(tmp_path / "p.nii.gz")]) == 1
+    assert "cannot be combined with --merge-bundle" in capsys.readouterr().err
+    assert main([*base, "--bundle", str(brats), "--merge-bundle", str(brats),
+                 "--merge-table", str(tmp_path / "missing.json")]) == 1
+    assert "missing.json" in capsys.readouterr().err
+    assert not Path(out).exists()
