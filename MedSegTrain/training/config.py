@@ -240,13 +240,17 @@ def apply(planned: dict[str, Any], given: Mapping[str, Any], source: str) -> dic
     """``planned`` updated by ``given`` (a recipe or overrides), its planned parts kept consistent.
 
     A different network takes only the ``args`` given with it (the plan's U-Net kernels would not
-    fit it); a changed ``patch.mode`` without a ``patch.size`` takes the
-    plan's in-plane size (rounded to a multiple of 32, as deep 2D networks need) or a 3D patch.
+    fit it), a different loss only the ``params`` given with it; a changed ``patch.mode`` without
+    a ``patch.size`` takes the plan's in-plane size (rounded to a multiple of 32, as deep 2D
+    networks need) or a 3D patch.
     """
     merged = merge(planned, given, source)
     network, patch = dict(given.get("network") or {}), dict(given.get("patch") or {})
     if "name" in network and network["name"] != planned["network"]["name"]:
         merged["network"]["args"] = copy.deepcopy(dict(network.get("args") or {}))
+    loss = dict(given.get("loss") or {})
+    if "name" in loss and loss["name"] != planned["loss"]["name"]:  # the old loss's options do not fit
+        merged["loss"]["params"] = copy.deepcopy(dict(loss.get("params") or {}))
     if "mode" in patch and patch["mode"] != planned["patch"]["mode"] and "size" not in patch:
         size = planned["patch"]["size"]
         if patch["mode"] == "2d":

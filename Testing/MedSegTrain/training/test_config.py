@@ -105,3 +105,13 @@ def test_recipe_files_yaml_and_json(tmp_path: Path) -> None:
         cfg.read_recipe(tmp_path / "list.yaml")
     with pytest.raises(MedSegError, match=r"--recipe 'nope': no such recipe file or name.*mixup_paper"):
         cfg.read_recipe("nope")
+
+
+def test_a_new_loss_drops_the_old_losses_options() -> None:
+    """brats sets dice_squared {smooth: 1}; switching to a sum must not carry 'smooth' into it."""
+    brats = cfg.apply(cfg.defaults(), cfg.read_recipe("brats"), "brats")
+    assert brats["loss"]["params"] == {"smooth": 1.0}
+    switched = cfg.apply(brats, {"loss": {"name": "dice_squared+ce", "params": {"ce": {}}}}, "--set")
+    assert switched["loss"]["params"] == {"ce": {}}
+    same = cfg.apply(brats, {"loss": {"name": "dice_squared", "params": {"batch": False}}}, "--set")
+    assert same["loss"]["params"] == {"smooth": 1.0, "batch": False}  # same loss: options add up
