@@ -2,6 +2,7 @@
 of the 3D U-Net (96^3, batch 2), and the share of each step spent waiting for data.
 
     python -m pytest Testing/benchmarks/bench_training.py -m benchmark -s
+    MEDSEG_BENCH_STEPS=8 python -m pytest ... -k 3D     # more timed steps for the slow 3D case
 
 Three ways to feed the same network the same kind of batches, timed in one run on 2 threads:
 
@@ -30,7 +31,7 @@ import torch
 pytestmark = pytest.mark.benchmark
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 THREADS = 2
-STEPS = 4
+STEPS = int(os.environ.get("MEDSEG_BENCH_STEPS", "4"))  # timed steps per loop; more: less noise
 
 
 def _cases(n: int, shape: tuple[int, ...], seed: int) -> list:
