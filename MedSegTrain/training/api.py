@@ -203,7 +203,7 @@ def train(
     dataset = _load(Path(data))
     if ctx.is_main:
         _check_out_dir(out_dir)
-    config = build_config(dataset, recipe, _nested(overrides), dev.type, time_budget_minutes, folds)
+    config = build_config(dataset, recipe, nested_overrides(overrides), dev.type, time_budget_minutes, folds)
     if config["training"]["threads"]:
         torch.set_num_threads(int(config["training"]["threads"]))
     split = make_split(dataset, config)
@@ -321,10 +321,13 @@ def _model(network: Mapping[str, Any], weights: Mapping[str, Any], device: Any) 
     return model.to(device).eval()
 
 
-def _nested(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+def nested_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A private nested copy of ``overrides`` (dotted keys or nested dicts): callers never share it."""
+    import copy
+
     out: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
-        cfgmod.set_path(out, str(key), value)
+        cfgmod.set_path(out, str(key), copy.deepcopy(value))
     return out
 
 

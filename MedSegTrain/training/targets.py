@@ -62,6 +62,12 @@ class OutputPlan:
         return cls(spec, tuple(sorted(int(v) for v in labels.values())))
 
     @classmethod
+    def from_meta(cls, meta: Mapping[str, Any], source: str = "model.json") -> OutputPlan:
+        """The plan a bundle's ``model.json`` declares (labels, activation, regions, rebuild)."""
+        spec = OutputSpec.from_meta(meta, source)
+        return cls(spec, tuple(sorted(spec.labels.values())))
+
+    @classmethod
     def softmax(cls, labels: Mapping[str, int]) -> OutputPlan:
         """One softmax channel per label (the default)."""
         return cls.from_config({}, labels, None)
@@ -124,9 +130,8 @@ class OutputPlan:
 
     def reference_masks(self, labels: torch.Tensor) -> torch.Tensor:
         """Boolean masks like :meth:`predicted_masks` from a label-index map ``(*spatial)``."""
-        target = self.encode(labels[None, None].long()) if self.activation == "sigmoid" else None
-        if target is not None:
-            return target[0] > 0.5
+        if self.activation == "sigmoid":
+            return self.encode(labels[None, None].long())[0] > 0.5
         return torch.stack([labels == c for c in self.scored_channels])
 
 

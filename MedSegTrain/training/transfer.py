@@ -186,12 +186,12 @@ def run_chain(
     ``out_dir/transfer_grid.{json,csv,md,png}`` and ``out_dir/chain.json`` (sites and bundles).
     """
     from MedSegTrain.training import config as cfgmod
-    from MedSegTrain.training.api import train
+    from MedSegTrain.training.api import nested_overrides, train
     from MedSegTrain.training.splits import Split
 
     sites = [Path(s) for s in sites]
     datasets = check_sites(sites)
-    base = _nested(overrides)
+    base = nested_overrides(overrides)
     _check_plans(sites, datasets, recipe, base, device, time_budget_minutes, fold)
     out_dir = Path(out_dir)
     stages: dict[str, Path] = {}
@@ -242,16 +242,6 @@ def run_chain(
         },
     )
     return grid
-
-
-def _nested(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A private nested copy of ``overrides`` (dotted keys or nested dicts): stages never share it."""
-    from MedSegTrain.training import config as cfgmod
-
-    out: dict[str, Any] = {}
-    for key, value in (overrides or {}).items():
-        cfgmod.set_path(out, str(key), copy.deepcopy(value))
-    return out
 
 
 def _check_plans(
@@ -324,12 +314,7 @@ def score_grid(
         inference = bundle.meta["inference"]
         mode = "2d" if inference["mode"] == "slices2d" else "3d"
         patch = inference["patch_size"][-2:] if mode == "2d" else inference["patch_size"]
-        declared = bundle.meta.get("output") or {}
-        output = OutputPlan.from_config(
-            {"activation": declared.get("activation") or "softmax", "regions": declared.get("regions")},
-            bundle.meta["labels"],
-            None,
-        )
+        output = OutputPlan.from_meta(bundle.meta, str(bundle_path))
         grid[stage] = {}
         for k, (ds, cases) in enumerate(tests):
             scores = evaluate_ensemble(

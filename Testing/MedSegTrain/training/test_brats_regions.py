@@ -57,7 +57,7 @@ def _manifest(data: Path, out: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.timeout(1800)
-def test_brats_recipe_learns_the_regions(shared_data: Path, tmp_path: Path) -> None:
+def test_brats_recipe_learns_the_regions(shared_data: Path, tmp_path: Path, train_cli) -> None:
     from MedSegTrain.bundle import load_bundle
     from MedSegTrain.data import load_case, load_dataset
     from MedSegTrain.inference import predict_volume
@@ -67,10 +67,9 @@ def test_brats_recipe_learns_the_regions(shared_data: Path, tmp_path: Path) -> N
         pytest.skip(f"{data} is missing")
     manifest = _manifest(data, tmp_path / "brats.csv")
     out = tmp_path / "run"
-    sets = [arg for item in SETTINGS for arg in ("--set", item)]
     subprocess.run(
-        [sys.executable, "-m", "MedSegTrain", "train", "--data", str(manifest), "--out", str(out),
-         "--recipe", "brats", "--fold", "0", "--time-budget", "10", "--progress", "none", *sets],
+        [sys.executable, "-m", "MedSegTrain",
+         *train_cli(manifest, out, SETTINGS, "--recipe", "brats", "--time-budget", "10")],
         check=True,
         env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
         timeout=1800,

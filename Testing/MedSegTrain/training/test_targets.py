@@ -170,3 +170,13 @@ def test_explicit_rebuild_where_the_nesting_leaves_it_open() -> None:
     assert plan.spec.decode(probs).tolist() == [0, 2, 1, 4]
     with pytest.raises(MedSegError, match=r"region_rebuild needs output\.regions"):
         OutputPlan.from_config({"activation": "sigmoid", "region_rebuild": steps}, labels, None)
+
+
+def test_a_bundle_declaration_reads_back_with_its_rebuild_order() -> None:
+    labels = {"background": 0, "necrosis": 1, "oedema": 2, "non_enhancing": 3, "enhancing": 4}
+    steps = [{"region": "WT", "label": 2}, {"region": "TC", "label": 1}, {"region": "ET", "label": 4}]
+    meta = {"labels": labels, "output": {"activation": "sigmoid", "region_rebuild": steps,
+                                         "regions": {"WT": [1, 2, 3, 4], "TC": [1, 3, 4], "ET": [4]}}}
+    plan = OutputPlan.from_meta(meta)
+    assert plan.channel_names == ["WT", "TC", "ET"] and plan.label_values == (0, 1, 2, 3, 4)
+    assert plan.spec.rebuild_order() == (("WT", 2), ("TC", 1), ("ET", 4))
