@@ -1,11 +1,13 @@
 """MedSegMixup: deep-learning segmentation of CT and MRI in 3D Slicer (S1, S3).
 
-Thin glue between Slicer and MedSegMixupLib: the panels, the process runner and the dependency
-handling live there and run outside Slicer too. Nothing heavy is imported here, so Slicer starts
-even before torch and the MedSegTrain backend are installed.
+Thin glue between Slicer and MedSegMixupLib: the panels, the inference logic, the process runner
+and the dependency handling live there and run outside Slicer too. Nothing heavy is imported
+here, so Slicer starts even before torch and the backend's packages are installed. This file and
+``MedSegMixupLib/slicer_version.py`` stay valid Python 3.9, so an old Slicer (5.8) shows a clear
+message instead of a syntax error.
 """
 
-import functools
+import os
 
 import slicer
 import vtk
@@ -31,24 +33,20 @@ class MedSegMixup(ScriptedLoadableModule):
         self.parent.contributors = ["MedSegMixup developers"]
         self.parent.helpText = _(
             "Segment CT and MRI with ensembles of trained models: load a volume, choose a window, run the "
-            "ensemble in the background and compare the result with a reference. "
-            '<a href="https://github.com/MedSegMixup/MedSegMixup/blob/main/docs/slicer.md">Documentation</a>.')
+            "ensemble in the background and compare the result with a reference. Needs 3D Slicer 5.10 or "
+            'newer. <a href="https://github.com/MedSegMixup/MedSegMixup/blob/main/docs/slicer.md">'
+            "Documentation</a>.")
         self.parent.acknowledgementText = _(
             "Methods from Isaksson et al. (mixup for segmentation), Yeung et al. (Mixed Focal loss), "
             "Henry et al. (BraTS 2020 ensemble), Touijer et al. (in-domain transfer learning) and "
             "Kloenne et al. (CT domain cues). Built on MONAI, PyTorch, SimpleITK and 3D Slicer.")
 
 
-@functools.cache
-def _parameterNodeClass():
-    """The parameterNodeWrapper class of the module's fields (Slicer >= 5.4), else None."""
-    try:
-        from slicer.parameterNodeWrapper import parameterNodeWrapper
-    except ImportError:
-        return None
-    from MedSegMixupLib.parameters import wrapper_class
+def unsupportedReason():
+    """Why this Slicer cannot run the module, "" when it can."""
+    from MedSegMixupLib.slicer_version import running_version, unsupported_reason
 
-    return wrapper_class(parameterNodeWrapper)
+    return unsupported_reason(running_version(slicer.app))
 
 
 class MedSegMixupWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -58,11 +56,22 @@ class MedSegMixupWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
+        self.panel = None
+        self.workspace = None
         self._parameterNode = None
         self._syncing = False
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
+        reason = unsupportedReason()
+        if reason:
+            from MedSegMixupLib.qt_shim import qt
+
+            label = qt.QLabel(reason)
+            label.wordWrap = True
+            self.layout.addWidget(label)
+            self.layout.addStretch(1)
+            return
         from MedSegMixupLib.module_panel import MedSegMixupPanel
         from MedSegMixupLib.slicer_scene import SlicerWorkspace
 
@@ -75,17 +84,33 @@ class MedSegMixupWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.panel.inference_panel.before_run = self._backendReady
         self.panel.state_callbacks.append(self._stateToNode)
         self.layout.addWidget(self.panel)
-        for event in (slicer.mrmlScene.EndCloseEvent, slicer.mrmlScene.EndImportEvent):
-            self.addObserver(slicer.mrmlScene, event, lambda *_args: self.initializeParameterNode())
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self._sceneEnded)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndImportEvent, self._sceneEnded)
         self.initializeParameterNode()
 
     def cleanup(self):
-        self.panel.inference_panel.cancel()
-        self.workspace.close()
+        """Called when the application closes or the module is reloaded."""
+        if self.panel is not None:
+            self.panel.inference_panel.cancel()
+        if self.workspace is not None:
+            self.workspace.close()
         self.removeObservers()
 
     def enter(self):
+        """Called each time the module is shown."""
+        if self.panel is None:
+            return
+        self.workspace.set_active(True)
         self.initializeParameterNode()
+
+    def exit(self):
+        """Called each time another module is shown: scene changes are no longer followed."""
+        if self.workspace is not None:
+            self.workspace.set_active(False)
+
+    def _sceneEnded(self, *_args):
+        if self.panel is not None and self.parent.isEntered:
+            self.initializeParameterNode()
 
     def initializeParameterNode(self):
         """Observe the module's parameter node and show its state (e.g. after a scene was loaded)."""
@@ -101,7 +126,7 @@ class MedSegMixupWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not self._syncing:
             self._syncing = True
             try:
-                self.panel.set_state(ModuleState.from_object(self._parameterNode))
+                self.panel.set_state(ModuleState.from_object(self.logic.parameters(self._parameterNode)))
             finally:
                 self._syncing = False
 
@@ -110,8 +135,9 @@ class MedSegMixupWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         self._syncing = True
         try:
+            parameters = self.logic.parameters(self._parameterNode)
             for name, value in state.to_dict().items():
-                setattr(self._parameterNode, name, value)
+                setattr(parameters, name, value)
         finally:
             self._syncing = False
 
@@ -126,19 +152,21 @@ class MedSegMixupWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 class MedSegMixupLogic(ScriptedLoadableModuleLogic):
     """Everything the module computes, usable from the Python console without the GUI."""
 
-    def __init__(self):
+    def __init__(self, runnerFactory=None):
         ScriptedLoadableModuleLogic.__init__(self)
-        self._wrapper = _parameterNodeClass()
+        from MedSegMixupLib.dependencies import make_backend_importable
 
-    def getParameterNode(self):
+        make_backend_importable(self.moduleDir())
+        self.runnerFactory = runnerFactory
+
+    @staticmethod
+    def parameters(node):
+        """The module's fields on its parameter node (string parameters of the scripted module node)."""
         from MedSegMixupLib.parameters import PlainParameters
 
-        node = ScriptedLoadableModuleLogic.getParameterNode(self)
-        return self._wrapper(node) if self._wrapper is not None else PlainParameters(node)
+        return PlainParameters(node)
 
     def moduleDir(self):
-        import os
-
         return os.path.dirname(slicer.modules.medsegmixup.path)
 
     def checkDependencies(self):
@@ -148,39 +176,32 @@ class MedSegMixupLogic(ScriptedLoadableModuleLogic):
 
     def ensureDependencies(self):
         from MedSegMixupLib import dependencies
+        from MedSegMixupLib.slicer_version import running_version
 
-        return dependencies.ensure(slicer, self.moduleDir())
+        return dependencies.ensure(slicer, self.moduleDir(), running_version(slicer.app))
 
-    def predict(self, inputVolumeNames, bundlePaths, outputName="prediction", tta=0, device="auto",
+    def predict(self, inputVolumeNodes, bundlePaths, outputName="prediction", tta=0, device="auto",
                 uncertainty=False, timeoutSeconds=3600):
-        """Run an ensemble on scene volumes (one per input channel) and add the segmentation; blocking,
-        for scripts. Returns the new segmentation's name; raises RuntimeError when the run fails."""
+        """Run an ensemble on volume nodes (one per input channel) and add the segmentation; blocking,
+        for scripts. Returns the new segmentation node; raises RuntimeError when the run fails."""
         from MedSegMixupLib.bundle_info import read_bundle_summary
         from MedSegMixupLib.inference_job import InferenceRequest
-        from MedSegMixupLib.selftest import run_inference
+        from MedSegMixupLib.inference_logic import InferenceLogic
         from MedSegMixupLib.slicer_scene import SlicerWorkspace
 
         workspace = SlicerWorkspace()
         try:
-            request = InferenceRequest([read_bundle_summary(p) for p in bundlePaths], list(inputVolumeNames),
-                                       outputName, int(tta), device, bool(uncertainty))
-            result, name = run_inference(workspace, request, timeoutSeconds)
+            request = InferenceRequest([read_bundle_summary(p) for p in bundlePaths],
+                                       [node.GetID() for node in inputVolumeNodes], outputName, int(tta),
+                                       device, bool(uncertainty))
+            inference = InferenceLogic(workspace, **({"runner_factory": self.runnerFactory}
+                                                     if self.runnerFactory else {}))
+            outcome = inference.run(request, timeoutSeconds)
         finally:
             workspace.close()
-        if name is None:
-            raise RuntimeError(result.error or "inference was cancelled")
-        return name
-
-    def runSelfTest(self, bundlePath=None):
-        """Phantom in the scene → bundle through predict → Dice against the phantom's reference."""
-        from MedSegMixupLib import selftest
-        from MedSegMixupLib.slicer_scene import SlicerWorkspace
-
-        workspace = SlicerWorkspace()
-        try:
-            return selftest.run_selftest(workspace, bundlePath or selftest.TEST_BUNDLE)
-        finally:
-            workspace.close()
+        if not outcome.ok:
+            raise RuntimeError(outcome.error or "inference failed")
+        return slicer.mrmlScene.GetNodeByID(outcome.segmentation)
 
 
 class MedSegMixupTest(ScriptedLoadableModuleTest):
@@ -194,6 +215,8 @@ class MedSegMixupTest(ScriptedLoadableModuleTest):
         self.test_PhantomEnsembleDice()
 
     def test_PhantomEnsembleDice(self):
+        """Phantom in the scene → bundled test model through ``medsegtrain predict`` → Dice vs reference."""
+        self.assertEqual(unsupportedReason(), "")
         self.delayDisplay("Checking the backend")
         logic = MedSegMixupLogic()
         kind, message = logic.checkDependencies()
@@ -201,8 +224,16 @@ class MedSegMixupTest(ScriptedLoadableModuleTest):
             kind, message = logic.ensureDependencies()
         self.assertEqual(kind, "ok", message)
         self.delayDisplay("Phantom → ensemble inference → comparison")
-        outcome = logic.runSelfTest()
-        node = slicer.util.getFirstNodeByClassByName("vtkMRMLSegmentationNode", outcome.prediction)
+        from MedSegMixupLib import selftest
+        from MedSegMixupLib.slicer_scene import SlicerWorkspace
+
+        workspace = SlicerWorkspace()
+        try:
+            outcome = selftest.run_selftest(workspace, selftest.TEST_BUNDLE)
+        finally:
+            workspace.close()
+        node = slicer.mrmlScene.GetNodeByID(outcome.prediction)
         self.assertIsNotNone(node)
-        self.assertGreaterEqual(outcome.mean_dice, 0.70)
+        self.assertEqual(node.GetSegmentation().GetNumberOfSegments(), 2)
+        self.assertGreaterEqual(outcome.mean_dice, selftest.MIN_MEAN_DICE)
         self.delayDisplay(f"Test passed: mean Dice {outcome.mean_dice:.3f}")

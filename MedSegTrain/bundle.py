@@ -89,6 +89,15 @@ class ModelBundle:
 
         return PreprocessingSpec.from_dict(self.meta["preprocessing"])
 
+    def with_window(self, preset: Any) -> ModelBundle:
+        """The same bundle replaying ``preset`` (a ``WindowPreset``) instead of its own window: for a
+        window chosen on screen, so the image is windowed once, as the user sees it."""
+        import copy
+
+        meta = copy.deepcopy(self.meta)
+        meta["preprocessing"] = {**meta["preprocessing"], "window": preset.to_dict()}
+        return ModelBundle(meta, self.path, self._reader)
+
     def check_input(self, n_channels: int, channel_names: Sequence[str] | None = None) -> None:
         """Raise :class:`MedSegError` before any work when the input does not fit the model."""
         expected = self.channels

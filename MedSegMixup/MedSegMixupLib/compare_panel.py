@@ -10,7 +10,7 @@ from .comparison import COLUMN_TOOLTIPS, COLUMNS, Comparison, ComparisonError, c
 from .i18n import _
 from .imaging import blend, busiest_slice, encode_png, outline, windowed_grey
 from .qt_shim import collapsible_section, open_file_name, pixmap_from_png, prop, qt, save_file_name
-from .ui import StatusLine, button, combo, fill_table, readonly_table, set_combo_items
+from .ui import StatusLine, button, fill_table, readonly_table
 from .workspace import FALSE_NEGATIVE_COLOR, FALSE_POSITIVE_COLOR, Segmentation
 
 LABEL_FILTER = "Label maps (*.nii *.nii.gz *.nrrd *.seg.nrrd *.mha *.mhd);;All files (*)"
@@ -41,15 +41,16 @@ class ComparePanel(qt.QWidget):
         section, body = collapsible_section(_("Compare with a reference"))
         form = qt.QFormLayout(body)
         reference_row = qt.QHBoxLayout()
-        self.reference_combo = combo(tooltip=_("The ground truth: a segmentation or a label map"))
+        self.reference = self.workspace.chooser("segmentation",
+                                                _("The ground truth: a segmentation or a label map"))
         self.reference_file_button = button(_("File…"), _("Load a reference label map from a file"),
                                             self._choose_reference_file)
-        reference_row.addWidget(self.reference_combo)
+        reference_row.addWidget(self.reference.widget)
         reference_row.addWidget(self.reference_file_button)
         form.addRow(_("Reference:"), reference_row)
-        self.prediction_combo = combo(
-            tooltip=_("The segmentation to evaluate (another prediction works too)"))
-        form.addRow(_("Prediction:"), self.prediction_combo)
+        self.prediction = self.workspace.chooser(
+            "segmentation", _("The segmentation to evaluate (another prediction works too)"))
+        form.addRow(_("Prediction:"), self.prediction.widget)
         self.overlays_check = qt.QCheckBox(_("Add false-positive / false-negative segmentations"))
         self.overlays_check.setChecked(True)
         self.overlays_check.setToolTip(_("FP: predicted but not in the reference (red); FN: in the reference "
@@ -89,16 +90,15 @@ class ComparePanel(qt.QWidget):
 
     # --------------------------------------------------------------- selection
     def refresh(self) -> None:
-        """Follow the workspace's segmentation list (error overlays are not offered as inputs)."""
-        names = [n for n in self.workspace.segmentation_names() if n not in self.error_segmentations]
-        set_combo_items(self.reference_combo, names)
-        set_combo_items(self.prediction_combo, names)
+        """Follow the workspace's segmentation list."""
+        self.reference.refresh()
+        self.prediction.refresh()
 
     def select(self, reference: str | None = None, prediction: str | None = None) -> None:
-        """Choose the reference and/or prediction by name."""
-        for widget, name in ((self.reference_combo, reference), (self.prediction_combo, prediction)):
-            if name is not None and widget.findText(name) >= 0:
-                widget.setCurrentIndex(widget.findText(name))
+        """Choose the reference and/or prediction by ID."""
+        for chooser, item_id in ((self.reference, reference), (self.prediction, prediction)):
+            if item_id:
+                chooser.select(item_id)
 
     def _choose_reference_file(self) -> None:
         path = open_file_name(self, _("Reference label map"), LABEL_FILTER)
@@ -125,23 +125,24 @@ class ComparePanel(qt.QWidget):
                 return None
             labelmap = labelmap.with_array(labelmap.array.astype(np.int32))
         values = [int(v) for v in np.unique(labelmap.array) if v != 0]
-        prediction = prop(self.prediction_combo, "currentText")
+        prediction = self.prediction.current_id()
         names_by_value = {}
-        if prediction in self.workspace.segmentation_names():
+        if prediction in self.workspace.segmentation_ids():
             names_by_value = {v: n for n, v in self.workspace.segmentation(prediction).labels.items()}
         labels = {names_by_value.get(v, str(v)): v for v in values}
         from .load_panel import image_name
 
-        name = self.workspace.add_segmentation(image_name(Path(path)), Segmentation(labelmap, labels))
-        self.select(reference=name)
-        self.status.show("ok", _("Loaded reference {name}").format(name=name))
-        return name
+        reference_volume = self.workspace.source_volume(prediction) if prediction else None
+        item_id = self.workspace.add_segmentation(image_name(Path(path)), Segmentation(labelmap, labels),
+                                                  reference_volume=reference_volume)
+        self.select(reference=item_id)
+        self.status.show("ok", _("Loaded reference {name}").format(name=self.workspace.display_name(item_id)))
+        return item_id
 
     # --------------------------------------------------------------- comparison
     def run_comparison(self) -> Comparison | None:
         """Compare the chosen pair, fill the table, add the FP/FN segmentations, draw the overlay."""
-        reference = prop(self.reference_combo, "currentText")
-        prediction = prop(self.prediction_combo, "currentText")
+        reference, prediction = self.reference.current_id(), self.prediction.current_id()
         if not reference or not prediction:
             self.status.show("error", _("Choose a reference and a prediction first."))
             return None
@@ -149,9 +150,12 @@ class ComparePanel(qt.QWidget):
             self.status.show("error", _("Reference and prediction are the same segmentation."))
             return None
         try:
-            result = compare(self.workspace.segmentation(reference), self.workspace.segmentation(prediction),
-                             reference, prediction)
-        except ComparisonError as exc:
+            reference_name = self.workspace.display_name(reference)
+            prediction_name = self.workspace.display_name(prediction)
+            grid = self.workspace.source_volume(reference) or self.workspace.source_volume(prediction)
+            result = compare(self.workspace.segmentation(reference, grid),
+                             self.workspace.segmentation(prediction, grid), reference_name, prediction_name)
+        except (ComparisonError, ValueError) as exc:
             self.status.show("error", str(exc))
             return None
         except ImportError as exc:
@@ -162,14 +166,14 @@ class ComparePanel(qt.QWidget):
             return None
         self.result = result
         fill_table(self.table, result.table_rows(), [result.colors.get(name) for name in result.metrics])
-        self.workspace.add_table(f"{prediction} vs {reference}", COLUMNS, result.table_rows())
+        self.workspace.add_table(f"{prediction_name} vs {reference_name}", COLUMNS, result.table_rows())
         if self.overlays_check.isChecked():
-            self._add_error_segmentations(result, prediction)
+            self._add_error_segmentations(result, prediction, prediction_name)
         self._background = self._find_background(result)
-        errors = (result.prediction_map != result.reference_map)
         self.slice_slider.blockSignals(True)
-        self.slice_slider.setRange(0, result.reference_map.shape[0] - 1)
-        self.slice_slider.setValue(busiest_slice(errors if errors.any() else result.reference_map > 0))
+        self.slice_slider.setRange(0, result.errors.shape[0] - 1)
+        shown = result.errors if result.errors.any() else result.reference_any
+        self.slice_slider.setValue(busiest_slice(shown))
         self.slice_slider.blockSignals(False)
         self._draw_overlay()
         self.export_button.setEnabled(True)
@@ -178,20 +182,23 @@ class ComparePanel(qt.QWidget):
             n=len(result.metrics), dice=mean_dice))
         return result
 
-    def _add_error_segmentations(self, result: Comparison, prediction: str) -> None:
+    def _add_error_segmentations(self, result: Comparison, prediction: str, prediction_name: str) -> None:
+        """FP/FN segmentations of this prediction; the previous comparison's are replaced."""
+        for item_id in self.error_segmentations:
+            if item_id in self.workspace.segmentation_ids():
+                self.workspace.remove(item_id)
+        self.error_segmentations = []
+        parent = self.workspace.source_volume(prediction)
         for suffix, segmentation in ((_("false positives"), result.false_positives),
                                      (_("false negatives"), result.false_negatives)):
-            name = f"{prediction} {suffix}"
-            if name in self.workspace.segmentation_names():
-                self.workspace.remove(name)
-            self.error_segmentations.append(name)
-            self.workspace.add_segmentation(name, segmentation)
+            self.error_segmentations.append(self.workspace.add_segmentation(
+                f"{prediction_name} {suffix}", segmentation, reference_volume=parent))
 
     def _find_background(self, result: Comparison) -> np.ndarray | None:
-        grid = result.false_positives.labelmap.geometry
-        for name in self.workspace.volume_names():
-            volume = self.workspace.volume(name)
-            if volume.array.shape == result.reference_map.shape and volume.geometry.same_as(grid):
+        grid = result.false_positives.grid.geometry
+        for item_id in self.workspace.volume_ids():
+            volume = self.workspace.volume(item_id)
+            if volume.array.shape == result.errors.shape and volume.geometry.same_as(grid):
                 return np.asarray(volume.array)
         return None
 
@@ -199,24 +206,24 @@ class ComparePanel(qt.QWidget):
         if self.result is None:
             return
         index = prop(self.slice_slider, "value")
-        ref, pred = self.result.reference_map[index] > 0, self.result.prediction_map[index] > 0
-        same = self.result.reference_map[index] == self.result.prediction_map[index]
+        ref, pred = self.result.reference_any[index], self.result.prediction_any[index]
+        wrong = self.result.errors[index]
         if self._background is not None:
             background = self._background[index]
             low, high = np.percentile(self._background, [1.0, 99.0])
             picture = windowed_grey(background, float(low), float(high))
         else:
             picture = np.full((*ref.shape, 3), 40, np.uint8)
-        picture = blend(picture, ref & pred & same, AGREEMENT_COLOR, 0.35)
-        picture = blend(picture, pred & ~same, FALSE_POSITIVE_COLOR, 0.75)
-        picture = blend(picture, ref & ~same & ~(pred & ~same), FALSE_NEGATIVE_COLOR, 0.75)
+        false_pos = np.any([m[index] for m in self.result.false_positives.masks.values()], axis=0)
+        picture = blend(picture, ref & pred & ~wrong, AGREEMENT_COLOR, 0.35)
+        picture = blend(picture, false_pos, FALSE_POSITIVE_COLOR, 0.75)
+        picture = blend(picture, wrong & ~false_pos, FALSE_NEGATIVE_COLOR, 0.75)
         picture = blend(picture, outline(ref), AGREEMENT_COLOR, 1.0)
         scale = max(1, 260 // max(picture.shape[:2]))
         picture = np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1)
         self.overlay.setPixmap(pixmap_from_png(encode_png(picture)))
-        errors = int(np.count_nonzero(~same & (ref | pred)))
         self.slice_label.setText(_("{index} / {last} ({errors} error voxels)").format(
-            index=index, last=self.result.reference_map.shape[0] - 1, errors=errors))
+            index=index, last=self.result.errors.shape[0] - 1, errors=int(np.count_nonzero(wrong))))
 
     # --------------------------------------------------------------- export
     def _choose_csv(self) -> None:

@@ -48,8 +48,9 @@ class Comparison:
     colors: dict[str, tuple[float, float, float]]
     false_positives: Segmentation
     false_negatives: Segmentation
-    reference_map: np.ndarray  # reference labels, matched values
-    prediction_map: np.ndarray  # prediction relabelled to the reference's values
+    reference_any: np.ndarray  # voxels in any compared reference segment (reference grid)
+    prediction_any: np.ndarray  # voxels in any compared prediction segment (reference grid)
+    errors: np.ndarray  # voxels that are a false positive or a false negative of some segment
 
     def table_rows(self) -> list[list[str]]:
         """Rows of display text, one per segment."""
@@ -102,41 +103,46 @@ def compare(reference: Segmentation, prediction: Segmentation, reference_name: s
             prediction_name: str = "prediction") -> Comparison:
     """Compare ``prediction`` with ``reference`` segment by segment on the reference grid.
 
+    Each matched pair is scored from the two segments' own masks, so overlapping segments
+    (BraTS WT ⊃ TC ⊃ ET) are scored exactly; nothing goes through one collapsed label map.
     A prediction stored with another index order of the same voxels (e.g. a flipped y axis) is
     moved onto the reference grid losslessly (``MedSegTrain.io.reorient_like``); other grids are
-    refused rather than silently resampled.
+    refused rather than silently resampled. Spacing is passed in array order (z, y, x).
     """
     from MedSegTrain.io import reorient_like
     from MedSegTrain.metrics.labels import compute_label_metrics
 
-    ref_volume = reference.labelmap
-    pred_volume = reorient_like(prediction.labelmap, ref_volume.geometry)
-    if pred_volume is None:
-        raise ComparisonError(
-            f"'{prediction_name}' (size {tuple(reversed(prediction.labelmap.array.shape))}) and "
-            f"'{reference_name}' (size {tuple(reversed(ref_volume.array.shape))}) lie on different image "
-            "grids; compare segmentations of the same volume (resample one onto the other first)")
+    grid = reference.grid
     matches = match_segments(reference, prediction)
     if not matches:
         raise ComparisonError(f"'{prediction_name}' and '{reference_name}' have no segment in common "
                               f"(reference: {', '.join(reference.labels) or 'none'}; prediction: "
                               f"{', '.join(prediction.labels) or 'none'})")
-    ref_map = np.zeros(ref_volume.array.shape, np.int32)
-    pred_map = np.zeros(ref_volume.array.shape, np.int32)
-    ref_array, pred_array = np.asarray(ref_volume.array), np.asarray(pred_volume.array)
-    for ref_value, pred_value in matches.values():
-        ref_map[ref_array == ref_value] = ref_value
-        pred_map[pred_array == pred_value] = ref_value
-    labels = {name: values[0] for name, values in matches.items()}
-    metrics = compute_label_metrics(pred_map, ref_map, labels=labels, spacing=ref_volume.spacing_zyx)
-    false_pos = np.where((pred_map != ref_map) & (pred_map > 0), pred_map, 0)
-    false_neg = np.where((pred_map != ref_map) & (ref_map > 0), ref_map, 0)
-    fp_seg = Segmentation(ref_volume.with_array(false_pos.astype(np.uint8 if false_pos.max(initial=0) < 256
-                                                                  else np.int32)),
-                          {f"{name} FP": value for name, value in labels.items()},
-                          {f"{name} FP": FALSE_POSITIVE_COLOR for name in labels})
-    fn_seg = Segmentation(ref_volume.with_array(false_neg.astype(fp_seg.labelmap.array.dtype)),
-                          {f"{name} FN": value for name, value in labels.items()},
-                          {f"{name} FN": FALSE_NEGATIVE_COLOR for name in labels})
-    return Comparison(reference_name, prediction_name, metrics, {n: reference.colors[n] for n in labels},
-                      fp_seg, fn_seg, ref_map, pred_map)
+    by_value = {value: name for name, value in prediction.values.items()}
+    metrics, fp_masks, fn_masks = {}, {}, {}
+    shape = np.asarray(grid.array).shape
+    ref_any, pred_any = np.zeros(shape, bool), np.zeros(shape, bool)
+    for name, (_ref_value, pred_value) in matches.items():
+        ref_mask = reference.mask(name)
+        pred_source = prediction.mask(name if name in prediction.masks else by_value[pred_value])
+        moved = reorient_like(prediction.grid.with_array(pred_source.astype(np.uint8)), grid.geometry)
+        if moved is None:
+            raise ComparisonError(
+                f"'{prediction_name}' (size {tuple(reversed(np.asarray(prediction.grid.array).shape))}) and "
+                f"'{reference_name}' (size {tuple(reversed(shape))}) lie on different image grids; compare "
+                "segmentations of the same volume (resample one onto the other first)")
+        pred_mask = np.asarray(moved.array).astype(bool)
+        metrics[name] = compute_label_metrics(pred_mask.astype(np.uint8), ref_mask.astype(np.uint8),
+                                              labels={name: 1}, spacing=grid.spacing_zyx)[name]
+        fp_masks[f"{name} FP"] = pred_mask & ~ref_mask
+        fn_masks[f"{name} FN"] = ref_mask & ~pred_mask
+        ref_any |= ref_mask
+        pred_any |= pred_mask
+    values = {name: ref_value for name, (ref_value, _p) in matches.items()}
+    fp_seg = Segmentation.from_masks(grid, fp_masks, {f"{n} FP": v for n, v in values.items()},
+                                     {f"{n} FP": FALSE_POSITIVE_COLOR for n in values})
+    fn_seg = Segmentation.from_masks(grid, fn_masks, {f"{n} FN": v for n, v in values.items()},
+                                     {f"{n} FN": FALSE_NEGATIVE_COLOR for n in values})
+    errors = np.any([*fp_masks.values(), *fn_masks.values()], axis=0)
+    return Comparison(reference_name, prediction_name, metrics, {n: reference.colors[n] for n in values},
+                      fp_seg, fn_seg, ref_any, pred_any, errors)

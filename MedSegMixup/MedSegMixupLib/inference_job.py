@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .bundle_info import BundleSummary, ensemble_problem
+from .dependencies import backend_folder
 from .qt_shim import IN_SLICER
 from .workspace import Segmentation
 
@@ -31,20 +32,27 @@ def backend_python() -> list[str]:
 
 
 def backend_environment() -> dict[str, str]:
-    """Environment of the backend process (Slicer: its startup environment, as launchConsoleProcess uses)."""
+    """Environment of the backend process: Slicer's startup environment (what launchConsoleProcess
+    uses; it holds none of Slicer's Python paths, which the ``PythonSlicer`` launcher adds back), with
+    the folder of the bundled MedSegTrain first on ``PYTHONPATH``; outside Slicer this process's own."""
     if IN_SLICER:
         import slicer
 
         env = dict(slicer.util.startupEnvironment())
     else:
         env = dict(os.environ)
+    folder = backend_folder(Path(__file__).resolve().parents[1])
+    if folder is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(folder), *filter(None, [env.get("PYTHONPATH")])])
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
 def predict_command(bundles: list[Path], inputs: list[Path], output: Path, tta: int = 0, device: str = "auto",
-                    uncertainty: Path | None = None, python: list[str] | None = None) -> list[str]:
-    """The ``medsegtrain predict`` command line with JSON progress."""
+                    uncertainty: Path | None = None, python: list[str] | None = None,
+                    window: tuple[float, float] | None = None) -> list[str]:
+    """The ``medsegtrain predict`` command line with JSON progress; ``window`` (width, level) replaces
+    the bundles' own window, so the models see the image windowed once, as shown on screen."""
     command = [*(python or backend_python()), "-m", "MedSegTrain", "predict"]
     for bundle in bundles:
         command += ["--bundle", str(bundle)]
@@ -53,6 +61,8 @@ def predict_command(bundles: list[Path], inputs: list[Path], output: Path, tta: 
     command += ["--output", str(output), "--tta", str(int(tta)), "--device", device, "--progress", "json"]
     if uncertainty is not None:
         command += ["--uncertainty", str(uncertainty)]
+    if window is not None:
+        command += ["--window", f"{float(window[0])!r},{float(window[1])!r}"]
     return command
 
 
@@ -70,7 +80,8 @@ class InferenceRequest:
     tta: int = 0
     device: str = "auto"
     uncertainty: bool = False
-    clip_window: object | None = None  # a WindowPreset applied to the inputs first, or None
+    display_window: tuple[float, float] | None = None  # (width, level) replacing the models' window
+    show_3d: bool = False
 
     def check(self, workspace) -> None:
         """Raise :class:`RequestError` for anything that would make the run fail."""
@@ -83,14 +94,16 @@ class InferenceRequest:
         if len(self.input_volumes) != len(channels):
             raise RequestError(f"the models expect {len(channels)} input channel(s) ({', '.join(channels)}), "
                                f"{len(self.input_volumes)} chosen")
-        available = set(workspace.volume_names())
-        for channel, name in zip(channels, self.input_volumes, strict=True):
-            if not name or name not in available:
+        available = set(workspace.volume_ids())
+        for channel, item_id in zip(channels, self.input_volumes, strict=True):
+            if not item_id or item_id not in available:
                 raise RequestError(f"choose a volume for input channel '{channel}'")
         if not self.output_name.strip():
             raise RequestError("give the result segmentation a name")
         if self.device not in ("auto", "cpu", "cuda"):
             raise RequestError(f"device {self.device!r} is not one of auto, cpu, cuda")
+        if self.display_window is not None and not self.display_window[0] > 0:
+            raise RequestError(f"the display window width must be positive, got {self.display_window[0]}")
 
     @property
     def n_models(self) -> int:
@@ -111,32 +124,26 @@ class InferenceJob:
 
     def command(self, python: list[str] | None = None) -> list[str]:
         """Write the inputs and return the command to run."""
-        inputs = [self._input_file(i, name) for i, name in enumerate(self.request.input_volumes)]
+        inputs = [self.workspace.volume_file(item_id, self.folder) for item_id in self.request.input_volumes]
         return predict_command([b.path for b in self.request.bundles], inputs, self.output, self.request.tta,
-                               self.request.device, self.uncertainty, python)
-
-    def _input_file(self, index: int, name: str) -> Path:
-        if self.request.clip_window is None:
-            return self.workspace.volume_file(name, self.folder)
-        from MedSegTrain.io import write_image
-
-        volume = self.workspace.volume(name)
-        clipped = volume.with_array(self.request.clip_window.apply(volume.array))
-        return write_image(clipped, self.folder / f"input_{index}.nrrd")
+                               self.request.device, self.uncertainty, python, self.request.display_window)
 
     def import_results(self) -> tuple[str, str | None]:
-        """Add the predicted segmentation (and uncertainty volume) to the workspace; returns their names."""
+        """Add the predicted segmentation (and uncertainty overlay) to the workspace under the first
+        input; returns their IDs."""
         from MedSegTrain.io import read_image
 
         labelmap = read_image(self.output)
         bundle = self.request.bundles[0]
+        source = self.request.input_volumes[0]
         segmentation = Segmentation(labelmap, bundle.segment_labels)
-        name = self.workspace.add_segmentation(self.request.output_name, segmentation,
-                                               reference_volume=self.request.input_volumes[0])
-        uncertainty_name = None
+        item_id = self.workspace.add_segmentation(self.request.output_name, segmentation,
+                                                  reference_volume=source, show_3d=self.request.show_3d)
+        uncertainty_id = None
         if self.uncertainty is not None and self.uncertainty.exists():
-            uncertainty_name = self.workspace.add_volume(f"{name}_uncertainty", read_image(self.uncertainty))
-        return name, uncertainty_name
+            name = f"{self.workspace.display_name(item_id)}_uncertainty"
+            uncertainty_id = self.workspace.add_overlay(name, read_image(self.uncertainty), over=source)
+        return item_id, uncertainty_id
 
     def cleanup(self) -> None:
         """Delete the private folder (inputs copies, outputs already imported or abandoned)."""

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from .bundle_info import BundleError, BundleSummary, ensemble_problem, read_bundle_summary
 from .i18n import _
-from .inference_job import InferenceJob, InferenceRequest, RequestError
-from .process_runner import ProcessRunner, RunResult
+from .inference_job import InferenceRequest, RequestError
+from .inference_logic import InferenceLogic, InferenceOutcome, RunnerFactory
+from .process_runner import ProcessRunner
 from .qt_shim import collapsible_section, existing_directory, open_file_name, prop, qt
-from .ui import StatusLine, button, combo, fill_table, readonly_table, set_combo_items
+from .ui import StatusLine, button, combo, fill_table, readonly_table
 from .workspace import default_colors
 
 DEVICES = (("auto", "Auto (GPU when available)"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)"))
@@ -25,20 +26,22 @@ PROGRESS_STEPS = 1000
 class InferencePanel(qt.QWidget):
     """Choose bundles and inputs, run the ensemble in the background, import the result."""
 
-    def __init__(self, workspace, python: list[str] | None = None, parent=None) -> None:
+    def __init__(self, workspace, python: list[str] | None = None, parent=None,
+                 runner_factory: RunnerFactory = ProcessRunner) -> None:
         super().__init__(parent)
         self.workspace = workspace
-        self.python = python
         self.bundles: list[BundleSummary] = []
         self.bundle_callbacks: list[Callable[[BundleSummary | None], None]] = []
         self.result_callbacks: list[Callable[[str], None]] = []
-        self.window_provider: Callable[[], object] | None = None
+        self.input_callbacks: list[Callable[[], None]] = []
+        self.window_provider: Callable[[str], tuple[float, float] | None] | None = None
         self.before_run: Callable[[], bool] | None = None
-        self.job: InferenceJob | None = None
-        self.last_result: RunResult | None = None
+        self.last_outcome: InferenceOutcome | None = None
         self.last_segmentation: str | None = None
-        self.runner = ProcessRunner(self._on_event, self._on_finished)
-        self._channel_combos: list[qt.QComboBox] = []
+        self.logic = InferenceLogic(workspace, runner_factory, python)
+        self.logic.event_callbacks.append(self._on_event)
+        self.logic.finished_callbacks.append(self._on_finished)
+        self._channel_choosers: list = []
         self._build()
         workspace.subscribe(self.refresh)
         self._rebuild_inputs()
@@ -90,10 +93,14 @@ class InferencePanel(qt.QWidget):
         self.uncertainty_check = qt.QCheckBox(_("Also create an uncertainty volume"))
         self.uncertainty_check.setToolTip(_("Per-voxel disagreement between models and augmentations"))
         form.addRow(self.uncertainty_check)
-        self.clip_check = qt.QCheckBox(_("Clip inputs to the display window first"))
-        self.clip_check.setToolTip(_("Feed the windowing panel's preset to inference: the input is "
-                                     "clipped to it before the model's own preprocessing"))
+        self.clip_check = qt.QCheckBox(_("Use the display window for the models"))
+        self.clip_check.setToolTip(_("The models get the input windowed as it is shown on screen, in "
+                                     "place of the window they were trained with (windowed once, "
+                                     "never twice)"))
         form.addRow(self.clip_check)
+        self.show_3d_check = qt.QCheckBox(_("Show the result in 3D"))
+        self.show_3d_check.setToolTip(_("Build closed surfaces of the segments and show them in the 3D view"))
+        form.addRow(self.show_3d_check)
         self.output_edit = qt.QLineEdit("prediction")
         self.output_edit.setToolTip(_("Name of the new segmentation"))
         form.addRow(_("Result name:"), self.output_edit)
@@ -205,73 +212,75 @@ class InferencePanel(qt.QWidget):
     # --------------------------------------------------------------- inputs
     def refresh(self) -> None:
         """Follow the workspace's volume list."""
-        for widget in self._channel_combos:
-            set_combo_items(widget, self.workspace.volume_names())
+        for chooser in self._channel_choosers:
+            chooser.refresh()
 
     def _rebuild_inputs(self) -> None:
-        previous = [prop(c, "currentText") for c in self._channel_combos]
-        while self.inputs_layout.rowCount() > 0:
+        previous = self.input_ids()
+        while prop(self.inputs_layout, "rowCount") > 0:  # a method of QFormLayout, a property elsewhere
             self.inputs_layout.removeRow(0)
         channels = self.bundles[0].channels if self.bundles else ("image",)
-        self._channel_combos = []
+        self._channel_choosers = []
         for index, channel in enumerate(channels):
-            widget = combo(tooltip=_("Volume for input channel '{channel}'").format(channel=channel))
-            set_combo_items(widget, self.workspace.volume_names(),
-                            keep=previous[index] if index < len(previous) else None)
-            self._channel_combos.append(widget)
+            chooser = self.workspace.chooser(
+                "volume", _("Volume for input channel '{channel}'").format(channel=channel))
+            if index < len(previous) and previous[index]:
+                chooser.select(previous[index])
+            chooser.on_changed(self._state_changed)
+            self._channel_choosers.append(chooser)
             label = _("Input volume:") if len(channels) == 1 else f"{channel}:"
-            self.inputs_layout.addRow(label, widget)
+            self.inputs_layout.addRow(label, chooser.widget)
 
-    def set_inputs(self, names: list[str]) -> None:
-        """Choose the input volumes, one per channel."""
-        for widget, name in zip(self._channel_combos, names, strict=False):
-            if widget.findText(name) >= 0:
-                widget.setCurrentIndex(widget.findText(name))
+    def set_inputs(self, item_ids: list[str]) -> None:
+        """Choose the input volumes by ID, one per channel."""
+        for chooser, item_id in zip(self._channel_choosers, item_ids, strict=False):
+            if item_id:
+                chooser.select(item_id)
 
-    def input_names(self) -> list[str]:
-        """The chosen input volume per channel."""
-        return [prop(c, "currentText") for c in self._channel_combos]
+    def input_ids(self) -> list[str]:
+        """The chosen input volume ID per channel (``""`` where none is chosen)."""
+        return [chooser.current_id() for chooser in self._channel_choosers]
+
+    def _state_changed(self) -> None:
+        for callback in self.input_callbacks:
+            callback()
 
     # --------------------------------------------------------------- run
     def request(self) -> InferenceRequest:
         """The run the widgets describe."""
-        clip = None
-        if self.clip_check.isChecked() and self.window_provider is not None:
-            clip = self.window_provider()
+        inputs = self.input_ids()
+        window = None
+        if self.clip_check.isChecked() and self.window_provider is not None and inputs and inputs[0]:
+            window = self.window_provider(inputs[0])
         return InferenceRequest(
             bundles=list(self.bundles),
-            input_volumes=self.input_names(),
+            input_volumes=inputs,
             output_name=prop(self.output_edit, "text").strip(),
             tta=prop(self.tta_spin, "value") if self.tta_check.isChecked() else 0,
             device=DEVICES[max(prop(self.device_combo, "currentIndex"), 0)][0],
             uncertainty=self.uncertainty_check.isChecked(),
-            clip_window=clip,
+            display_window=window,
+            show_3d=self.show_3d_check.isChecked(),
         )
 
     def run(self) -> bool:
         """Start the ensemble; False (with a message) when the request is incomplete or cannot start."""
-        if self.runner.running:
+        if self.logic.running:
             return False
         if self.before_run is not None and not self.before_run():
             return False
         try:
             request = self.request()
-            self.job = InferenceJob(request, self.workspace)
-            command = self.job.command(self.python)
-            from .inference_job import backend_environment
-
-            self.runner.start(command, env=backend_environment())
+            self.logic.start(request)
         except (RequestError, RuntimeError, OSError) as exc:
-            self._drop_job()
             self.status.show("error", str(exc))
             return False
         except Exception as exc:  # e.g. MedSegError while writing inputs: shown, never a traceback dialog
-            self._drop_job()
             self.status.show("error", f"{exc}")
             return False
         self.log.clear()
-        self._append_log(_("Running {n} model(s) on {inputs}").format(n=request.n_models,
-                                                                     inputs=", ".join(request.input_volumes)))
+        names = ", ".join(self.workspace.display_name(item) for item in request.input_volumes)
+        self._append_log(_("Running {n} model(s) on {inputs}").format(n=request.n_models, inputs=names))
         self.progress.setValue(0)
         self.progress.setFormat(_("starting…"))
         self.status.show("info", _("Running…"))
@@ -279,10 +288,10 @@ class InferencePanel(qt.QWidget):
         return True
 
     def cancel(self) -> None:
-        """End the background process tree; nothing is added."""
-        if self.runner.running:
+        """Stop the background process (a grace period, then its tree is killed); nothing is added."""
+        if self.logic.running:
             self._append_log(_("Cancelling…"))
-            self.runner.cancel()
+            self.logic.cancel()
 
     def _set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
@@ -302,45 +311,34 @@ class InferencePanel(qt.QWidget):
         elif kind == "error":
             self._append_log(_("Error: ") + str(event.get("message", "")))
 
-    def _on_finished(self, result: RunResult) -> None:
-        self.last_result = result
+    def _on_finished(self, outcome: InferenceOutcome) -> None:
+        self.last_outcome = outcome
         self._set_running(False)
-        job, self.job = self.job, None
-        try:
-            if result.cancelled:
-                self.progress.setValue(0)
-                self.progress.setFormat(_("cancelled"))
-                self.status.show("warning", _("Cancelled. Nothing was added."))
-            elif not result.ok:
-                self.progress.setFormat(_("failed"))
-                self.status.show("error", result.error or _("The run failed."))
-            else:
-                self._import(job)
-        finally:
-            if job is not None:
-                job.cleanup()
-
-    def _import(self, job: InferenceJob) -> None:
-        try:
-            name, uncertainty = job.import_results()
-        except Exception as exc:  # an unreadable result is reported in the panel
+        result = outcome.result
+        if result.cancelled:
+            self.progress.setValue(0)
+            self.progress.setFormat(_("cancelled"))
+            self.status.show("warning", _("Cancelled. Nothing was added."))
+        elif not outcome.ok:
             self.progress.setFormat(_("failed"))
-            self.status.show("error", _("The result could not be read: ") + str(exc))
-            return
-        self.last_segmentation = name
+            self.status.show("error", outcome.error or _("The run failed."))
+        else:
+            self._imported(outcome)
+
+    def _imported(self, outcome: InferenceOutcome) -> None:
+        self.last_segmentation = outcome.segmentation
+        name = self.workspace.display_name(outcome.segmentation)
         self.progress.setValue(PROGRESS_STEPS)
         self.progress.setFormat(_("done"))
-        extra = (_(" and uncertainty volume ") + uncertainty) if uncertainty else ""
+        extra = ""
+        if outcome.uncertainty:
+            extra = _(" and uncertainty overlay ") + self.workspace.display_name(outcome.uncertainty)
+        n_models = sum(b.n_members for b in self.bundles)
         self.status.show("ok", _("Added segmentation {name}{extra} ({n} model(s)).").format(
-            name=name, extra=extra, n=job.request.n_models))
+            name=name, extra=extra, n=n_models))
         self._append_log(_("Result: ") + name)
         for callback in self.result_callbacks:
-            callback(name)
-
-    def _drop_job(self) -> None:
-        if self.job is not None:
-            self.job.cleanup()
-            self.job = None
+            callback(outcome.segmentation)
 
     def _append_log(self, text: str) -> None:
         if text:

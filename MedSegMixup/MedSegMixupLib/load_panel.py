@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .i18n import _
 from .qt_shim import collapsible_section, existing_directory, open_file_name, prop, qt
-from .ui import StatusLine, button, combo, set_combo_items
+from .ui import StatusLine, button, combo
 from .volume_info import summarize
 from .workspace import Segmentation
 
@@ -75,9 +75,9 @@ class LoadPanel(qt.QWidget):
 
         info_section, info_body = collapsible_section(_("Volume information"))
         info = qt.QFormLayout(info_body)
-        self.volume_combo = combo(tooltip=_("The volume described below"))
-        self.volume_combo.currentIndexChanged.connect(lambda *_args: self._show_info())
-        info.addRow(_("Volume:"), self.volume_combo)
+        self.volume = self.workspace.chooser("volume", _("The volume described below"))
+        self.volume.on_changed(self._show_info)
+        info.addRow(_("Volume:"), self.volume.widget)
         self.info_labels: dict[str, qt.QLabel] = {}
         for field_name in ("Size (voxels)", "Spacing (mm)", "Origin (mm)", "Intensity range", "Data type",
                            "Modality (guess)"):
@@ -176,7 +176,8 @@ class LoadPanel(qt.QWidget):
 
     def _announce(self, names: list[str], message: str) -> None:
         if names:
-            set_combo_items(self.volume_combo, self.workspace.volume_names(), keep=names[0])
+            self.volume.refresh()
+            self.volume.select(names[0])
             self._show_info()
             self.status.show("ok", message)
             for callback in self.loaded_callbacks:
@@ -185,16 +186,16 @@ class LoadPanel(qt.QWidget):
     # --------------------------------------------------------------- display
     def refresh(self) -> None:
         """Follow the workspace's volume list."""
-        set_combo_items(self.volume_combo, self.workspace.volume_names())
+        self.volume.refresh()
         self._show_info()
 
     def selected_volume(self) -> str:
-        """The volume described in the information section."""
-        return prop(self.volume_combo, "currentText")
+        """The ID of the volume described in the information section."""
+        return self.volume.current_id()
 
     def _show_info(self) -> None:
         name = self.selected_volume()
-        if not name or name not in self.workspace.volume_names():
+        if not name or name not in self.workspace.volume_ids():
             for label in self.info_labels.values():
                 label.setText("–")
             return

@@ -10,9 +10,11 @@ from collections.abc import Callable
 
 from .compare_panel import ComparePanel
 from .i18n import _
+from .inference_logic import RunnerFactory
 from .inference_panel import DEVICES, InferencePanel
 from .load_panel import LoadPanel
 from .parameters import ModuleState, split_lines
+from .process_runner import ProcessRunner
 from .qt_shim import prop, qt
 from .ui import StatusLine, button
 from .windowing_panel import WindowingPanel
@@ -24,7 +26,8 @@ class MedSegMixupPanel(qt.QWidget):
     def __init__(self, workspace, python: list[str] | None = None,
                  dependency_check: Callable[[], tuple[str, str]] | None = None,
                  install_dependencies: Callable[[], tuple[str, str]] | None = None,
-                 dicom_browser: Callable[[], None] | None = None, parent=None) -> None:
+                 dicom_browser: Callable[[], None] | None = None, parent=None,
+                 runner_factory: RunnerFactory = ProcessRunner) -> None:
         super().__init__(parent)
         self.workspace = workspace
         self.state_callbacks: list[Callable[[ModuleState], None]] = []
@@ -44,7 +47,7 @@ class MedSegMixupPanel(qt.QWidget):
 
         self.load_panel = LoadPanel(workspace, dicom_browser=dicom_browser)
         self.windowing_panel = WindowingPanel(workspace)
-        self.inference_panel = InferencePanel(workspace, python=python)
+        self.inference_panel = InferencePanel(workspace, python=python, runner_factory=runner_factory)
         self.compare_panel = ComparePanel(workspace)
         for panel in (self.load_panel, self.windowing_panel, self.inference_panel, self.compare_panel):
             layout.addWidget(panel)
@@ -56,25 +59,32 @@ class MedSegMixupPanel(qt.QWidget):
         self.load_panel.loaded_callbacks.append(self._volume_loaded)
         self.inference_panel.bundle_callbacks.append(
             lambda bundle: self.windowing_panel.set_model_window(bundle.window if bundle else None))
-        self.inference_panel.window_provider = self.windowing_panel.current_preset
-        self.inference_panel.result_callbacks.append(lambda name: self.compare_panel.select(prediction=name))
+        self.inference_panel.window_provider = self.windowing_panel.display_window
+        self.inference_panel.result_callbacks.append(self._result_added)
+        self.inference_panel.input_callbacks.append(self._state_changed)
         self.windowing_panel.preset_callbacks.append(lambda _name: self._state_changed())
         inference, compare = self.inference_panel, self.compare_panel
         for signal in (inference.tta_check.toggled, inference.uncertainty_check.toggled,
-                       inference.clip_check.toggled, inference.device_combo.currentIndexChanged,
-                       inference.tta_spin.valueChanged, inference.output_edit.editingFinished,
-                       compare.reference_combo.currentIndexChanged,
-                       compare.prediction_combo.currentIndexChanged):
+                       inference.clip_check.toggled, inference.show_3d_check.toggled,
+                       inference.device_combo.currentIndexChanged,
+                       inference.tta_spin.valueChanged, inference.output_edit.editingFinished):
             signal.connect(lambda *_args: self._state_changed())
+        compare.reference.on_changed(self._state_changed)
+        compare.prediction.on_changed(self._state_changed)
         self.inference_panel.bundle_callbacks.append(lambda _bundle: self._state_changed())
 
-    def _volume_loaded(self, name: str) -> None:
-        self.windowing_panel.select_volume(name)
-        if len(self.inference_panel.input_names()) == 1:
-            self.inference_panel.set_inputs([name])
-        references = [n for n in self.workspace.segmentation_names() if n.endswith("_reference")]
+    def _volume_loaded(self, item_id: str) -> None:
+        self.windowing_panel.select_volume(item_id)
+        if len(self.inference_panel.input_ids()) == 1:
+            self.inference_panel.set_inputs([item_id])
+        references = [s for s in self.workspace.segmentation_ids()
+                      if self.workspace.source_volume(s) == item_id]
         if references:
             self.compare_panel.select(reference=references[-1])
+
+    def _result_added(self, item_id: str) -> None:
+        self.compare_panel.refresh()
+        self.compare_panel.select(prediction=item_id)
 
     # --------------------------------------------------------------- backend
     def check_backend(self) -> bool:
@@ -108,15 +118,16 @@ class MedSegMixupPanel(qt.QWidget):
             windowWidth=prop(self.windowing_panel.window_spin, "value"),
             windowLevel=prop(self.windowing_panel.level_spin, "value"),
             bundlePaths="\n".join(str(b.path) for b in inference.bundles),
-            inputVolumes="\n".join(inference.input_names()),
+            inputVolumes="\n".join(inference.input_ids()),
             tta=inference.tta_check.isChecked(),
             ttaVariants=prop(inference.tta_spin, "value"),
             device=DEVICES[max(prop(inference.device_combo, "currentIndex"), 0)][0],
             uncertainty=inference.uncertainty_check.isChecked(),
             clipToWindow=inference.clip_check.isChecked(),
+            show3D=inference.show_3d_check.isChecked(),
             outputName=prop(inference.output_edit, "text"),
-            referenceSegmentation=prop(self.compare_panel.reference_combo, "currentText"),
-            predictionSegmentation=prop(self.compare_panel.prediction_combo, "currentText"),
+            referenceSegmentation=self.compare_panel.reference.current_id(),
+            predictionSegmentation=self.compare_panel.prediction.current_id(),
         )
 
     def set_state(self, state: ModuleState) -> None:
@@ -127,7 +138,7 @@ class MedSegMixupPanel(qt.QWidget):
             if state.windowPreset == "custom":
                 windowing.window_spin.setValue(state.windowWidth)
                 windowing.level_spin.setValue(state.windowLevel)
-            windowing.select_preset(state.windowPreset)
+            windowing.select_preset(state.windowPreset, apply=False)
             wanted = split_lines(state.bundlePaths)
             if wanted != [str(b.path) for b in inference.bundles]:
                 inference.set_bundle_paths(wanted)
@@ -138,6 +149,7 @@ class MedSegMixupPanel(qt.QWidget):
             inference.device_combo.setCurrentIndex(keys.index(state.device) if state.device in keys else 0)
             inference.uncertainty_check.setChecked(state.uncertainty)
             inference.clip_check.setChecked(state.clipToWindow)
+            inference.show_3d_check.setChecked(state.show3D)
             inference.output_edit.setText(state.outputName)
             self.compare_panel.select(reference=state.referenceSegmentation or None,
                                       prediction=state.predictionSegmentation or None)

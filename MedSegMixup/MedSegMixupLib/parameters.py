@@ -1,10 +1,10 @@
 """The module's GUI state as plain fields: what Slicer's parameter node stores.
 
 Kept Slicer-independent so the panels can save and restore their state in tests. Inside Slicer the
-fields become a ``parameterNodeWrapper`` class (:func:`wrapper_class`, Slicer >= 5.4) or, on older
-Slicer, string parameters of the module's node (:class:`PlainParameters`), so a scene saved with
-the module open reopens with the same choices. Lists (bundle paths, input volumes) are stored one
-per line, which every serializer handles.
+fields are string parameters of the module's scripted-module node (:class:`PlainParameters`:
+``GetParameter``/``SetParameter``, the same on every Slicer version), so a scene saved with the
+module open reopens with the same choices. Lists (bundle paths, input volume node IDs) are stored
+one per line.
 """
 
 from dataclasses import asdict, dataclass, fields
@@ -24,6 +24,7 @@ class ModuleState:
     device: str = "auto"
     uncertainty: bool = False
     clipToWindow: bool = False
+    show3D: bool = False
     outputName: str = "prediction"
     referenceSegmentation: str = ""
     predictionSegmentation: str = ""
@@ -38,24 +39,13 @@ class ModuleState:
         return cls(**{f.name: getattr(source, f.name, f.default) for f in fields(cls)})
 
 
-FIELDS = tuple((f.name, f.type, f.default) for f in fields(ModuleState))
-
-
 def split_lines(text: str) -> list[str]:
     """The non-empty lines of a list field."""
     return [line for line in text.splitlines() if line.strip()]
 
 
-def wrapper_class(parameter_node_wrapper):
-    """Apply Slicer's ``parameterNodeWrapper`` decorator to a class declaring :data:`FIELDS`."""
-    namespace = {"__annotations__": {name: kind for name, kind, _default in FIELDS}, "__module__": __name__}
-    namespace.update({name: default for name, _kind, default in FIELDS})
-    return parameter_node_wrapper(type("MedSegMixupParameterNode", (), namespace))
-
-
 class PlainParameters:
-    """The fields as strings on a scripted module node (``GetParameter``/``SetParameter``), for
-    Slicer without ``parameterNodeWrapper``; observers are forwarded to the node."""
+    """The fields as strings on a scripted module node (``GetParameter``/``SetParameter``)."""
 
     def __init__(self, node) -> None:
         object.__setattr__(self, "_node", node)
@@ -75,11 +65,3 @@ class PlainParameters:
     def __setattr__(self, name: str, value) -> None:
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         self._node.SetParameter(name, text)
-
-    def AddObserver(self, *args):
-        """Observe the underlying node."""
-        return self._node.AddObserver(*args)
-
-    def RemoveObserver(self, *args):
-        """Stop observing the underlying node."""
-        return self._node.RemoveObserver(*args)

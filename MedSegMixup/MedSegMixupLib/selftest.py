@@ -13,8 +13,8 @@ from pathlib import Path
 
 from .bundle_info import read_bundle_summary
 from .comparison import Comparison, compare
-from .inference_job import InferenceJob, InferenceRequest, backend_environment
-from .process_runner import ProcessRunner, RunResult
+from .inference_job import InferenceRequest
+from .inference_logic import InferenceLogic
 from .workspace import Segmentation
 
 TEST_BUNDLE = Path(__file__).resolve().parents[1] / "Testing" / "Data" / "prostate_tiny"
@@ -55,37 +55,22 @@ def add_phantom(workspace, seed: int = PHANTOM_SEED) -> tuple[str, str]:
     return volume, reference
 
 
-def run_inference(workspace, request: InferenceRequest, timeout_s: float = 600.0,
-                  python: list[str] | None = None) -> tuple[RunResult, str | None]:
-    """Run one request to the end (blocking, Qt events keep flowing); returns the result and the
-    new segmentation's name (None unless the run succeeded)."""
-    job = InferenceJob(request, workspace)
-    runner = ProcessRunner(lambda _event: None, lambda _result: None)
-    try:
-        runner.start(job.command(python), env=backend_environment())
-        result = runner.wait(timeout_s)
-        if result is None:
-            runner.cancel()
-            result = runner.wait(10.0)
-            raise SelfTestFailure(f"inference did not finish within {timeout_s:.0f} s")
-        name = job.import_results()[0] if result.ok else None
-        return result, name
-    finally:
-        job.cleanup()
-
-
 def run_selftest(workspace, bundle: Path = TEST_BUNDLE, min_mean_dice: float = MIN_MEAN_DICE,
                  python: list[str] | None = None, timeout_s: float = 600.0) -> SelfTestOutcome:
     """Phantom → ensemble inference → comparison; raises :class:`SelfTestFailure` below ``min_mean_dice``."""
     volume, reference = add_phantom(workspace)
     request = InferenceRequest(bundles=[read_bundle_summary(bundle)], input_volumes=[volume],
                                output_name="selftest_prediction")
-    result, prediction = run_inference(workspace, request, timeout_s, python)
-    if prediction is None:
-        raise SelfTestFailure(f"inference failed (exit status {result.returncode}): {result.error}")
+    try:
+        outcome = InferenceLogic(workspace, python=python).run(request, timeout_s)
+    except TimeoutError as exc:
+        raise SelfTestFailure(str(exc)) from exc
+    if not outcome.ok:
+        raise SelfTestFailure(f"inference failed (exit status {outcome.result.returncode}): {outcome.error}")
+    prediction = outcome.segmentation
     comparison = compare(workspace.segmentation(reference), workspace.segmentation(prediction),
-                         reference, prediction)
-    outcome = SelfTestOutcome(volume, reference, prediction, comparison)
-    if not outcome.mean_dice >= min_mean_dice:
-        raise SelfTestFailure(f"mean Dice {outcome.mean_dice:.3f} is below {min_mean_dice}")
-    return outcome
+                         workspace.display_name(reference), workspace.display_name(prediction))
+    result = SelfTestOutcome(volume, reference, prediction, comparison)
+    if not result.mean_dice >= min_mean_dice:
+        raise SelfTestFailure(f"mean Dice {result.mean_dice:.3f} is below {min_mean_dice}")
+    return result

@@ -108,8 +108,9 @@ def fit_height(table: qt.QTableWidget, min_rows: int = 2, max_rows: int = 8) -> 
     count = prop(table, "rowCount")
     shown = [table.rowHeight(r) for r in range(min(count, max_rows))]
     shown += [prop(table.verticalHeader(), "defaultSectionSize")] * max(min_rows - len(shown), 0)
-    scroll = table.horizontalScrollBar().sizeHint().height()
-    header = table.horizontalHeader().sizeHint().height()
+    # sizeHint is a Q_PROPERTY: PythonQt reads it as a QSize value, PySide6 as a method (prop handles both)
+    scroll = prop(table.horizontalScrollBar(), "sizeHint").height()
+    header = prop(table.horizontalHeader(), "sizeHint").height()
     height = header + sum(shown) + 2 * prop(table, "frameWidth") + scroll
     table.setMinimumHeight(height)
     table.setMaximumHeight(height)

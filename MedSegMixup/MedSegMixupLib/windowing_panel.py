@@ -14,13 +14,19 @@ import numpy as np
 from .i18n import _
 from .imaging import encode_png, windowed_grey
 from .qt_shim import collapsible_section, pixmap_from_png, prop, qt
-from .ui import StatusLine, combo, set_combo_items
+from .ui import StatusLine, combo
+from .volume_info import guess_modality
 
 CUSTOM = "custom"
 
 
 class WindowingPanel(qt.QWidget):
-    """Choose a preset, see its window/level and a preview, compare with the model's window."""
+    """Choose a volume and a preset, see its window/level and a preview, compare with the model's window.
+
+    The display changes only on the user's own action in this panel (picking a volume, a preset,
+    or editing W/L), and only for the picked volume; new volumes elsewhere in the scene are left
+    alone. The preset list follows the picked volume's modality (CT presets for CT, MRI for MR).
+    """
 
     def __init__(self, workspace, parent=None) -> None:
         super().__init__(parent)
@@ -28,24 +34,24 @@ class WindowingPanel(qt.QWidget):
         self.preset_callbacks: list[Callable[[str], None]] = []
         self._presets: dict[str, object] = {}
         self._model_window: str | None = None
-        self._applied_to: str | None = None
+        self._modality: str | None = None
         self._updating = False
         self._build()
         self.reload_presets()
         workspace.subscribe(self.refresh)
-        self.refresh()
 
     def _build(self) -> None:
         layout = qt.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         section, body = collapsible_section(_("Windowing"))
         form = qt.QFormLayout(body)
-        self.volume_combo = combo(tooltip=_("Volume whose display window is set"))
-        self.volume_combo.currentIndexChanged.connect(lambda *_args: self.apply())
-        form.addRow(_("Volume:"), self.volume_combo)
+        self.volume = self.workspace.chooser("volume", _("Volume whose display window is set"))
+        self.volume.on_activated(self._volume_picked)
+        self.volume.on_changed(self._show_volume)
+        form.addRow(_("Volume:"), self.volume.widget)
         self.preset_combo = combo(tooltip=_("Named windows of MedSegTrain; the same presets the models "
                                             "were trained with"))
-        self.preset_combo.currentIndexChanged.connect(lambda *_args: self._preset_chosen())
+        self.preset_combo.activated.connect(lambda *_args: self._preset_chosen())
         form.addRow(_("Preset:"), self.preset_combo)
         wl = qt.QHBoxLayout()
         self.window_spin = qt.QDoubleSpinBox()
@@ -80,13 +86,19 @@ class WindowingPanel(qt.QWidget):
 
     # --------------------------------------------------------------- presets
     def reload_presets(self) -> None:
-        """Fill the preset list from MedSegTrain (an error line when the backend is missing)."""
+        """Fill the preset list from MedSegTrain for the picked volume's modality (an error line when
+        the backend is missing: the panel still builds)."""
         try:
             from MedSegTrain.preprocessing.windowing import list_presets
         except ImportError as exc:
+            self._presets = {}
             self.status.show("error", _("Window presets need the MedSegTrain backend: ") + str(exc))
             return
-        self._presets = {preset.name: preset for preset in list_presets()}
+        if self.status.kind == "error":
+            self.status.clear()
+        kept = self.preset_name() if prop(self.preset_combo, "count") else None
+        self._modality = self._volume_modality()
+        self._presets = {preset.name: preset for preset in list_presets(self._modality)}
         self.preset_combo.blockSignals(True)
         self.preset_combo.clear()
         for preset in self._presets.values():
@@ -94,30 +106,62 @@ class WindowingPanel(qt.QWidget):
             self.preset_combo.setItemData(prop(self.preset_combo, "count") - 1, preset.reference,
                                           qt.Qt.ToolTipRole)
         self.preset_combo.addItem(_("Custom window/level"), CUSTOM)
+        index = self.preset_combo.findData(kept) if kept else -1
+        self.preset_combo.setCurrentIndex(index if index >= 0 else 0)
         self.preset_combo.blockSignals(False)
-        self._preset_chosen()
+        self._enable_custom()
+        self._preview()
+
+    def _volume_modality(self) -> str | None:
+        """``CT`` or ``MR`` for the picked volume (declared by the scene, else guessed), None if unknown."""
+        item = self.volume.current_id()
+        if not item or item not in self.workspace.volume_ids():
+            return None
+        declared = self.workspace.modality(item)
+        if declared in ("CT", "MR"):
+            return declared
+        guessed = guess_modality(np.asarray(self.workspace.volume(item).array))
+        return guessed if guessed in ("CT", "MR") else None
 
     def preset_name(self) -> str:
         """The chosen preset's name (``custom`` for the W/L fields)."""
         index = prop(self.preset_combo, "currentIndex")
         return str(self.preset_combo.itemData(index)) if index >= 0 else CUSTOM
 
-    def select_preset(self, name: str) -> bool:
-        """Choose preset ``name``; False when the list lacks it."""
+    def select_preset(self, name: str, apply: bool = True) -> bool:
+        """Choose preset ``name`` as the user would (with ``apply`` the picked volume's display
+        follows; a restored state only shows it); False when the list lacks it."""
         index = self.preset_combo.findData(name)
         if index < 0:
             return False
         self.preset_combo.setCurrentIndex(index)
+        if apply:
+            self._preset_chosen()
+        else:
+            self._enable_custom()
+            self._preview()
         return True
 
     def current_preset(self):
-        """The chosen ``WindowPreset`` (a custom one built from the W/L fields)."""
+        """The chosen ``WindowPreset`` (a custom one built from the W/L fields); None without backend."""
+        if not self._presets:
+            return None
         from MedSegTrain.preprocessing.windowing import WindowPreset
 
         name = self.preset_name()
         if name == CUSTOM:
             return WindowPreset.custom(prop(self.window_spin, "value"), prop(self.level_spin, "value"))
         return self._presets[name]
+
+    def display_window(self, item_id: str) -> tuple[float, float] | None:
+        """The window/level ``item_id`` is shown with on screen (set here or elsewhere, e.g. by
+        Slicer's W/L mouse mode); else this panel's current W/L."""
+        shown = self.workspace.window(item_id) if item_id else None
+        if shown is not None:
+            return shown
+        if not self._presets:
+            return None
+        return prop(self.window_spin, "value"), prop(self.level_spin, "value")
 
     def set_model_window(self, name: str | None) -> None:
         """Show the preset the selected model was trained with (None: no model selected)."""
@@ -131,22 +175,30 @@ class WindowingPanel(qt.QWidget):
 
     # --------------------------------------------------------------- behaviour
     def refresh(self) -> None:
-        """Follow the workspace's volume list; the display is only set when the shown volume changes,
-        so window/level changes made elsewhere (Slicer's W/L mouse mode) are not overridden."""
-        set_combo_items(self.volume_combo, self.workspace.volume_names())
-        if prop(self.volume_combo, "currentText") != self._applied_to:
-            self.apply()
+        """Follow the workspace's volume list; no display is changed here."""
+        self.volume.refresh()
 
-    def select_volume(self, name: str) -> None:
-        """Show ``name`` in the panel."""
-        index = self.volume_combo.findText(name)
-        if index >= 0:
-            self.volume_combo.setCurrentIndex(index)
+    def select_volume(self, item_id: str) -> None:
+        """Show ``item_id`` in the panel (its display is not changed until the user acts)."""
+        self.volume.select(item_id)
 
-    def _preset_chosen(self) -> None:
+    def _show_volume(self) -> None:
+        if self._presets and self._volume_modality() != self._modality:
+            self.reload_presets()
+        else:
+            self._preview()
+
+    def _volume_picked(self) -> None:
+        self._show_volume()
+        self.apply()
+
+    def _enable_custom(self) -> None:
         custom = self.preset_name() == CUSTOM
         self.window_spin.setEnabled(custom)
         self.level_spin.setEnabled(custom)
+
+    def _preset_chosen(self) -> None:
+        self._enable_custom()
         self.apply()
         for callback in self.preset_callbacks:
             callback(self.preset_name())
@@ -156,17 +208,24 @@ class WindowingPanel(qt.QWidget):
             self.apply()
 
     def apply(self) -> None:
-        """Set the chosen window on the volume's display and redraw the preview."""
-        if not self._presets and self.preset_name() != CUSTOM:
-            return
-        name = prop(self.volume_combo, "currentText")
-        array = self.workspace.volume(name).array if name in self.workspace.volume_names() else None
+        """Set the chosen window on the picked volume's display and redraw the preview."""
+        window_level = self._preview()
+        item = self.volume.current_id()
+        if window_level is not None and item in self.workspace.volume_ids():
+            self.workspace.set_window(item, *window_level)
+
+    def _preview(self) -> tuple[float, float] | None:
+        """Show the chosen preset's W/L, range and preview for the picked volume; returns the W/L."""
         preset = self.current_preset()
+        if preset is None:
+            return None
+        item = self.volume.current_id()
+        array = np.asarray(self.workspace.volume(item).array) if item in self.workspace.volume_ids() else None
         if array is None and preset.is_data_dependent():
             self.range_label.setText(_("depends on the image"))
             self.preview.clear()
             self._check_model_window()
-            return
+            return None
         window, level = preset.window_level(array)
         low, high = level - window / 2.0, level + window / 2.0
         self._updating = True
@@ -174,11 +233,10 @@ class WindowingPanel(qt.QWidget):
         self.level_spin.setValue(level)
         self._updating = False
         self.range_label.setText(f"{low:.6g} … {high:.6g}")
-        self._applied_to = name
         if array is not None:
-            self.workspace.set_window(name, window, level)
-            self._draw_preview(np.asarray(array), low, high)
+            self._draw_preview(array, low, high)
         self._check_model_window()
+        return window, level
 
     def _draw_preview(self, array: np.ndarray, low: float, high: float) -> None:
         picture = windowed_grey(array[array.shape[0] // 2] if array.ndim == 3 else array, low, high)
@@ -188,11 +246,12 @@ class WindowingPanel(qt.QWidget):
     def _check_model_window(self) -> None:
         chosen = self.preset_name()
         if self._model_window is None or chosen == self._model_window:
-            self.status.clear() if self.status.kind == "warning" else None
+            if self.status.kind == "warning":
+                self.status.clear()
             return
         model = self._presets.get(self._model_window)
         model_text = model.label if model is not None else self._model_window
         self.status.show("warning", _("The display window differs from the window the model was trained "
                                       "with ({model}). Choose that preset to see what the model sees; "
-                                      "inference keeps the model's window unless 'Clip inputs to the "
-                                      "display window first' is on.").format(model=model_text))
+                                      "inference keeps the model's window unless 'Use the display window "
+                                      "for the models' is on.").format(model=model_text))

@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="how (label of --bundle, label of --merge-bundle) pairs become one label: "
                              "'brats' (Henry et al. Table 1, labels 0/1/2/4; default) or a JSON/YAML "
                              "table file (docs/inference.md)")
+    parser.add_argument("--window", metavar="WIDTH,LEVEL",
+                        help="window every bundle's input with this width and level instead of its own "
+                             "preset (the window shown on screen; the Slicer module's 'clip' option)")
     parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
                         help="progress display: bar for people, json lines for the Slicer module")
     parser.set_defaults(handler=run)
@@ -78,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         raise MedSegError(f"--overlap must be in [0, 1), got {args.overlap}")
     cases, is_folder = resolve_inputs(args.input)
     bundles = [load_bundle(Path(b)) for b in args.bundle]
+    if args.window is not None:
+        bundles = [bundle.with_window(_window(args.window)) for bundle in bundles]
     merge = _merge_plan(args, bundles)
     for n_channels in sorted({case.n_channels for case in cases}):
         check_ensemble(bundles, n_channels, args.overlap)
@@ -99,6 +104,20 @@ def run(args: argparse.Namespace) -> int:
     progress.log("wrote " + ", ".join(p for k, p in outputs.items() if "/" not in k))
     progress.emit("done", outputs=outputs)
     return 0
+
+
+def _window(text: str):
+    """``--window WIDTH,LEVEL`` as a fixed custom preset."""
+    from MedSegTrain.preprocessing.windowing import WindowPreset
+
+    parts = text.split(",")
+    try:
+        width, level = (float(part) for part in parts)
+    except ValueError:
+        raise MedSegError(f"--window must be WIDTH,LEVEL (two numbers), got {text!r}") from None
+    if not (width > 0 and abs(level) < float("inf")):
+        raise MedSegError(f"--window width must be a positive number and level finite, got {text!r}")
+    return WindowPreset.custom(width, level, name="display")
 
 
 def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[str, Path], progress,

@@ -36,10 +36,10 @@ def test_sample_to_csv_with_the_real_backend(module, qtbot, tmp_path, screenshot
     assert inference.add_bundle(TEST_BUNDLE)
     assert module.windowing_panel.model_label.text().startswith("MRI percentile")  # the model's preset
     module.windowing_panel.select_preset("mr-percentile")
-    assert inference.input_names() == [names[0]]                 # the loaded volume feeds inference
+    assert inference.input_ids() == [names[0]]                 # the loaded volume feeds inference
     assert inference.run()
-    qtbot.waitUntil(lambda: inference.last_result is not None, timeout=300000)
-    assert inference.last_result.ok, inference.status.text
+    qtbot.waitUntil(lambda: inference.last_outcome is not None, timeout=300000)
+    assert inference.last_outcome.ok, inference.status.text
     assert inference.progress.value() == inference.progress.maximum()
     prediction = inference.last_segmentation
     segmentation = module.workspace.segmentation(prediction)
@@ -48,8 +48,8 @@ def test_sample_to_csv_with_the_real_backend(module, qtbot, tmp_path, screenshot
     assert np.array_equal(module.workspace.volume(names[0]).array, volume_before)
 
     compare = module.compare_panel
-    assert compare.reference_combo.currentText() == reference   # chosen by the panel wiring
-    assert compare.prediction_combo.currentText() == prediction
+    assert compare.reference.current_id() == reference   # chosen by the panel wiring
+    assert compare.prediction.current_id() == prediction
     result = compare.run_comparison()
     assert result is not None, compare.status.text
     rows = table_rows(compare.table)
@@ -69,15 +69,15 @@ def test_cancel_mid_run_leaves_nothing_and_no_process(module, qtbot):
     module.load_panel.load_sample("prostate-mri")
     inference = module.inference_panel
     inference.add_bundle(TEST_BUNDLE)
-    segmentations_before = module.workspace.segmentation_names()
+    segmentations_before = module.workspace.segmentation_ids()
     assert inference.run()
-    leader = psutil.Process(inference.runner.pid)
+    leader = psutil.Process(inference.logic.runner.pid)
     time.sleep(1.0)  # the backend is importing torch / reading the bundle
     tree = [leader, *leader.children(recursive=True)]
     inference.cancel()
-    qtbot.waitUntil(lambda: inference.last_result is not None, timeout=30000)
-    assert inference.last_result.cancelled and "Nothing was added" in inference.status.text
-    assert module.workspace.segmentation_names() == segmentations_before
+    qtbot.waitUntil(lambda: inference.last_outcome is not None, timeout=30000)
+    assert inference.last_outcome.result.cancelled and "Nothing was added" in inference.status.text
+    assert module.workspace.segmentation_ids() == segmentations_before
     for process in tree:
         assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE, process
 
@@ -92,7 +92,9 @@ def test_state_round_trip(module, tiny_bundle):
                         predictionSegmentation="kidney_ct_reference")
     module.set_state(state)
     assert module.state() == state
-    assert module.workspace.window("kidney_ct") == (420.0, 55.0)
+    # a restored state shows the window in the panel; the display keeps its own (saved with the scene)
+    assert module.windowing_panel.display_window("kidney_ct") == (420.0, 55.0)
+    assert module.workspace.window("kidney_ct") is None
     seen = []
     module.state_callbacks.append(seen.append)
     module.inference_panel.tta_check.setChecked(False)

@@ -1,8 +1,12 @@
-"""The module holds to Slicer's API and to PythonQt's limits (issue 8, "Done means").
+"""The module holds to Slicer's API and to PythonQt's limits, read from the source.
 
-* every ``slicer.util.X(...)`` / ``slicer.packaging.X(...)`` call (and every name imported from
-  them) exists in ../shared/slicer_util_api.txt, with only keyword arguments listed there and no
-  more positional arguments than it takes;
+* every ``slicer.util.X(...)`` / ``sitkUtils.X(...)`` call (and every name imported from them)
+  exists in ../shared/slicer_util_api.txt, with only keyword arguments listed there and no more
+  positional arguments than it takes; the ITK-Python functions (Slicer ships no ``itk``) are
+  never called; ``slicer.packaging`` is reached only by importing it (it is not an attribute of
+  ``slicer`` until then), never as ``slicer.packaging.X`` or ``hasattr(slicer, "packaging")``;
+* no Qt property is called as a method (PythonQt reads ``w.sizeHint`` as the QSize value, so
+  ``w.sizeHint()`` raises inside Slicer);
 * no module code imports PySide6/PyQt/Qt.py directly (only ``qt_shim`` does), declares Qt
   signals, or uses QThread.
 """
@@ -51,8 +55,13 @@ def load_api(path: Path) -> dict[str, Signature]:
     return api
 
 
+ITK_PYTHON_FUNCTIONS = {"util.itkImageFromVolume", "util.itkImageFromVolumeModified",
+                        "util.addVolumeFromITKImage", "util.updateVolumeFromITKImage"}
+
+
 def slicer_calls(tree: ast.AST) -> list[tuple[str, ast.Call]]:
-    """``("util.X" | "packaging.X", call)`` for every ``slicer.util.X(...)``/``slicer.packaging.X(...)``."""
+    """``("util.X" | "packaging.X" | "sitkUtils.X", call)`` for every ``slicer.util.X(...)``,
+    ``slicer.packaging.X(...)`` and ``sitkUtils.X(...)``."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -60,7 +69,58 @@ def slicer_calls(tree: ast.AST) -> list[tuple[str, ast.Call]]:
             if (isinstance(owner, ast.Attribute) and owner.attr in ("util", "packaging")
                     and isinstance(owner.value, ast.Name) and owner.value.id == "slicer"):
                 found.append((f"{owner.attr}.{node.func.attr}", node))
+            elif isinstance(owner, ast.Name) and owner.id in ("sitkUtils", "packaging"):
+                found.append((f"{owner.id}.{node.func.attr}", node))  # packaging: imported slicer.packaging
     return found
+
+
+def packaging_problems(source: str, where: str) -> list[str]:
+    """``slicer.packaging`` used as an attribute, or probed with ``hasattr``/``getattr``."""
+    problems = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Attribute) and node.attr == "packaging" and isinstance(node.value, ast.Name)
+                and node.value.id == "slicer"):
+            problems.append(f"{where}:{node.lineno}: slicer.packaging used as an attribute (import it)")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in ("hasattr", "getattr") and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant) and node.args[1].value == "packaging"):
+            problems.append(f"{where}:{node.lineno}: probes for slicer.packaging instead of importing it")
+    return problems
+
+
+VALUE_CLASSES = {"QSize", "QSizeF", "QPoint", "QPointF", "QRect", "QRectF", "QColor", "QFont", "QIcon",
+                 "QPixmap", "QImage", "QPalette", "QModelIndex", "QByteArray", "QKeySequence"}
+
+
+def qt_property_names() -> tuple[set[str], set[str]]:
+    """(Q_PROPERTY names of the widget, layout and timer classes panels use, names that are also
+    methods of Qt value classes such as QSize or QTableWidgetItem, where calling them is right)."""
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    properties, value_methods = set(), set()
+    for module in (QtCore, QtGui, QtWidgets):
+        for name in dir(module):
+            cls = getattr(module, name)
+            if not isinstance(cls, type):
+                continue
+            if issubclass(cls, (QtWidgets.QWidget, QtWidgets.QLayout, QtCore.QTimer)):
+                meta = cls.staticMetaObject
+                properties |= {meta.property(i).name() for i in range(meta.propertyCount())}
+            elif name in VALUE_CLASSES:
+                value_methods |= {m for m in dir(cls) if not m.startswith("_")}
+    return properties, value_methods
+
+
+def property_call_problems(source: str, where: str, properties: set[str],
+                           value_methods: set[str]) -> list[str]:
+    """``x.name()`` where ``name`` is a Qt property and no Qt value class has such a method."""
+    problems = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args
+                and node.func.attr in properties and node.func.attr not in value_methods):
+            problems.append(f"{where}:{node.lineno}: calls Qt property {node.func.attr!r} (PythonQt reads "
+                            "it as a value: use qt_shim.prop)")
+    return problems
 
 
 def api_problems(source: str, api: dict[str, Signature], where: str) -> list[str]:
@@ -72,6 +132,8 @@ def api_problems(source: str, api: dict[str, Signature], where: str) -> list[str
         if signature is None:
             problems.append(f"{where}:{call.lineno}: slicer.{name} is not in the API listing")
             continue
+        if name in ITK_PYTHON_FUNCTIONS:
+            problems.append(f"{where}:{call.lineno}: slicer.{name} needs ITK-Python, which Slicer lacks")
         for keyword in call.keywords:
             if keyword.arg is None or (keyword.arg not in signature.keywords and not signature.var_keyword):
                 problems.append(f"{where}:{call.lineno}: slicer.{name} has no parameter {keyword.arg!r}")
@@ -148,10 +210,36 @@ def test_module_calls_only_listed_slicer_functions(api):
     sources = module_sources()
     assert MODULE_DIR / "MedSegMixup.py" in sources and len(sources) > 10
     problems = [p for path in sources for p in api_problems(path.read_text(encoding="utf-8"), api, path.name)]
+    problems += [p for path in sources
+                 for p in packaging_problems(path.read_text(encoding="utf-8"), path.name)]
     assert problems == []
     trees = [ast.parse(path.read_text(encoding="utf-8")) for path in sources]
-    calls = [name for tree in trees for name, _call in slicer_calls(tree)]
-    assert {"packaging.pip_ensure", "util.itkImageFromVolume", "util.addVolumeFromITKImage"} <= set(calls)
+    calls = {name for tree in trees for name, _call in slicer_calls(tree)}
+    assert {"sitkUtils.PullVolumeFromSlicer", "sitkUtils.PushVolumeToSlicer",
+            "util.arrayFromSegmentBinaryLabelmap", "util.updateSegmentBinaryLabelmapFromArray",
+            "util.pip_install", "packaging.pip_ensure"} <= calls
+    assert not calls & ITK_PYTHON_FUNCTIONS
+
+
+def test_checker_catches_itk_packaging_attributes_and_property_calls(api):
+    bad = ("import slicer, sitkUtils\nslicer.util.itkImageFromVolume(n)\nsitkUtils.PullVolume(n)\n"
+           "if hasattr(slicer, 'packaging'):\n    slicer.packaging.pip_ensure([])\n")
+    problems = api_problems(bad, api, "bad.py") + packaging_problems(bad, "bad.py")
+    assert any("ITK-Python" in p for p in problems) and any("PullVolume is not" in p for p in problems)
+    assert sum("packaging" in p for p in problems) == 2  # the probe and the attribute
+    properties, value_methods = qt_property_names()
+    assert {"sizeHint", "currentIndex", "rowCount", "font"} <= properties
+    calls = "w.sizeHint().height()\ncombo.currentIndex()\nsize.height()\nfont.setBold(True)\n"
+    found = property_call_problems(calls, "bad.py", properties, value_methods)
+    assert sorted(p.split("'")[1] for p in found) == ["currentIndex", "sizeHint"]  # value-class methods pass
+
+
+def test_no_qt_property_is_called_as_a_method():
+    properties, value_methods = qt_property_names()
+    problems = [p for path in module_sources()
+                for p in property_call_problems(path.read_text(encoding="utf-8"), path.name, properties,
+                                                value_methods)]
+    assert problems == []
 
 
 def test_checker_catches_qt_bindings_signals_and_threads():

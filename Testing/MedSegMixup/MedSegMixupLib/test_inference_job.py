@@ -18,7 +18,6 @@ from MedSegMixupLib.inference_job import (
 from MedSegMixupLib.workspace import MemoryWorkspace
 
 from MedSegTrain.io import Volume, read_image
-from MedSegTrain.preprocessing.windowing import get_preset
 
 
 def test_command_line_of_predict():
@@ -53,17 +52,21 @@ def test_requests_that_cannot_run_are_refused(workspace, tiny_bundle, change, me
         InferenceJob(request, workspace)
 
 
-def test_clip_to_the_display_window_feeds_a_clipped_copy(workspace, tiny_bundle):
-    preset = get_preset("ct-abdomen")  # [-135, 215]
-    request = InferenceRequest([read_bundle_summary(tiny_bundle)], ["mr"], "seg", clip_window=preset)
+def test_display_window_reaches_the_backend_once_and_the_input_stays_raw(workspace, tiny_bundle):
+    request = InferenceRequest([read_bundle_summary(tiny_bundle)], ["mr"], "seg",
+                               display_window=(350.0, 40.0))
     job = InferenceJob(request, workspace)
     try:
         command = job.command(python=["py"])
+        assert command[command.index("--window") + 1] == "350.0,40.0"  # replaces the models' own window
         written = Path(command[command.index("--input") + 1])
         original = workspace.volume("mr").array
-        assert np.array_equal(read_image(written).array, np.clip(original, -135, 215))
-        assert original.max() == 2000  # the volume itself is untouched
+        assert np.array_equal(read_image(written).array, original)  # not clipped here: windowed once
+        assert original.max() == 2000
         assert written.parent == job.folder
     finally:
         job.cleanup()
     assert not job.folder.exists()
+    with pytest.raises(RequestError, match="width must be positive"):
+        InferenceJob(InferenceRequest([read_bundle_summary(tiny_bundle)], ["mr"], "seg",
+                                      display_window=(0.0, 40.0)), workspace)

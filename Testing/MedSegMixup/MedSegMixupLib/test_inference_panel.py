@@ -41,7 +41,7 @@ def test_bundle_table_details_and_inputs(panel, tiny_bundle, tmp_path, make_bund
     assert table_rows(panel.bundle_table) == expected
     details = panel.details.text()
     assert "central_gland" in details and "<b>2</b>" in details and "mr-percentile" in details
-    assert panel.input_names() == ["prostate"]
+    assert panel.input_ids() == ["prostate"]
     assert not panel.add_bundle(tiny_bundle)  # the same bundle twice would count double
     wrong = make_bundle(tmp_path / "kidney", labels={"background": 0, "kidney": 1, "tumour": 2})
     assert not panel.add_bundle(wrong)
@@ -56,8 +56,8 @@ def test_one_input_per_channel(panel, tmp_path, make_bundle):
     brain = make_bundle(tmp_path / "brain", labels={"background": 0, "NCR": 1, "ED": 2, "ET": 3},
                         channels=("T1", "T1ce", "T2", "FLAIR"), members=1)
     panel.add_bundle(brain)
-    assert len(panel.input_names()) == 4
-    labels = [panel.inputs_layout.labelForField(widget).text() for widget in panel._channel_combos]
+    assert len(panel.input_ids()) == 4
+    labels = [panel.inputs_layout.labelForField(chooser.widget).text() for chooser in panel._channel_choosers]
     assert labels == ["T1:", "T1ce:", "T2:", "FLAIR:"]
 
 
@@ -72,8 +72,8 @@ def test_run_shows_progress_and_adds_the_result(panel, qtbot, tiny_bundle):
     panel.uncertainty_check.setChecked(True)
     assert panel.run()
     assert not panel.run_button.isEnabled() and panel.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: panel.last_result is not None, timeout=60000)
-    assert panel.last_result.ok, panel.status.text
+    qtbot.waitUntil(lambda: panel.last_outcome is not None, timeout=60000)
+    assert panel.last_outcome.ok, panel.status.text
     assert panel.progress.value() == PROGRESS_STEPS
     assert events == ["prediction"]
     segmentation = workspace.segmentation("prediction")
@@ -81,7 +81,7 @@ def test_run_shows_progress_and_adds_the_result(panel, qtbot, tiny_bundle):
     assert segmentation.labelmap.geometry.same_as(workspace.volume("prostate").geometry)
     expected = (before > np.median(before)).astype(np.uint8) + (before > np.percentile(before, 90))
     assert np.array_equal(segmentation.labelmap.array, expected)
-    assert "prediction_uncertainty" in workspace.volume_names()
+    assert "prediction_uncertainty" in workspace.volume_ids()
     assert np.array_equal(workspace.volume("prostate").array, before)  # input untouched
     log = panel.log.toPlainText()
     assert "Running 2 model(s)" in log and '"--tta", "8"' in log and '"--device", "cpu"' in log
@@ -92,9 +92,9 @@ def test_failed_run_reports_the_error_and_adds_nothing(panel, qtbot, tiny_bundle
     monkeypatch.setenv("FAKE_PREDICT_MODE", "fail")
     panel.add_bundle(tiny_bundle)
     assert panel.run()
-    qtbot.waitUntil(lambda: panel.last_result is not None, timeout=60000)
+    qtbot.waitUntil(lambda: panel.last_outcome is not None, timeout=60000)
     assert panel.status.kind == "error" and "does not fit the input" in panel.status.text
-    assert panel.workspace.segmentation_names() == []
+    assert panel.workspace.segmentation_ids() == []
 
 
 def test_cancel_stops_the_process_and_adds_nothing(panel, qtbot, tiny_bundle, monkeypatch, tmp_path):
@@ -106,12 +106,12 @@ def test_cancel_stops_the_process_and_adds_nothing(panel, qtbot, tiny_bundle, mo
     qtbot.waitUntil(lambda: pid_file.exists() and bool(pid_file.read_text()), timeout=60000)
     worker = psutil.Process(int(pid_file.read_text()))
     qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=20000)
-    job_folder = panel.job.folder
+    job_folder = panel.logic.job.folder
     panel.cancel_button.click()
-    qtbot.waitUntil(lambda: panel.last_result is not None, timeout=20000)
-    assert panel.last_result.cancelled
+    qtbot.waitUntil(lambda: panel.last_outcome is not None, timeout=20000)
+    assert panel.last_outcome.result.cancelled
     assert panel.status.kind == "warning" and "Nothing was added" in panel.status.text
-    assert panel.workspace.segmentation_names() == []
+    assert panel.workspace.segmentation_ids() == []
     assert not job_folder.exists()
     deadline = time.monotonic() + 5
     while worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:

@@ -60,7 +60,7 @@ def test_unreadable_file_is_reported_and_nothing_added(panel, tmp_path):
     bad.write_bytes(b"not an image")
     assert panel.load_file(bad) == []
     assert panel.status.kind == "error" and "broken.nii.gz" in panel.status.text
-    assert panel.workspace.volume_names() == []
+    assert panel.workspace.volume_ids() == []
 
 
 def test_sample_brings_its_reference(panel):

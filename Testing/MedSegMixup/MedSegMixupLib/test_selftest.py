@@ -20,7 +20,7 @@ def test_selftest_passes_with_the_committed_bundle(qapp):
     outcome = run_selftest(workspace, TEST_BUNDLE)
     assert outcome.mean_dice >= MIN_MEAN_DICE
     assert set(outcome.comparison.metrics) == {"central_gland", "peripheral_zone"}
-    assert outcome.prediction in workspace.segmentation_names()
+    assert outcome.prediction in workspace.segmentation_ids()
 
 
 def test_selftest_fails_loudly_when_the_threshold_is_not_met(qapp):

@@ -23,9 +23,16 @@ def panel(qtbot):
     return widget
 
 
-def test_presets_are_the_backends_plus_custom(panel):
+def test_presets_follow_the_picked_volumes_modality(panel):
     names = [panel.preset_combo.itemData(i) for i in range(panel.preset_combo.count())]
-    assert names == [p.name for p in list_presets()] + [CUSTOM]
+    assert names == [p.name for p in list_presets("CT")] + [CUSTOM]  # the ramp reaches -1000 HU: CT
+    assert "mr-percentile" not in names and "none" in names
+    mri = np.linspace(0, 800, 4 * 16 * 16, dtype=np.float32).reshape(4, 16, 16)
+    identity = (1, 0, 0, 0, 1, 0, 0, 0, 1)
+    panel.workspace.add_volume("t2", Volume(mri, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), identity))
+    pick(panel, "t2")
+    names = [panel.preset_combo.itemData(i) for i in range(panel.preset_combo.count())]
+    assert names == [p.name for p in list_presets("MR")] + [CUSTOM]
 
 
 @pytest.mark.parametrize("name, window, level", [("ct-abdomen", 350, 40), ("ct-bone", 1000, 400),
@@ -68,11 +75,20 @@ def test_warning_when_display_and_model_windows_differ(panel):
     assert panel.model_label.text() == "no model selected"
 
 
-def test_new_volumes_do_not_override_a_window_set_elsewhere(panel):
+def test_only_the_picked_volume_changes_and_only_on_the_users_action(panel):
     panel.select_preset("ct-bone")
     panel.workspace.set_window("ct", 80, 35)  # e.g. the user dragged W/L in Slicer's slice view
     panel.workspace.add_volume("other", panel.workspace.volume("ct"))
     assert panel.workspace.window("ct") == (80, 35)
     assert panel.workspace.window("other") is None
-    panel.select_volume("other")
-    assert panel.workspace.window("other") == (1000, 400)
+    panel.select_volume("other")  # shown in the panel (e.g. after loading) but not picked by the user
+    assert panel.workspace.window("other") is None
+    pick(panel, "other")
+    assert panel.workspace.window("other") == (1000, 400) and panel.workspace.window("ct") == (80, 35)
+    assert panel.display_window("ct") == (80, 35)  # what inference gets when told to use the screen
+
+
+def pick(panel, item_id):
+    """Choose a volume in the panel's combo box as a user does (Qt's ``activated`` signal)."""
+    assert panel.volume.select(item_id)
+    panel.volume.widget.activated.emit(panel.volume.widget.currentIndex())

@@ -21,7 +21,7 @@ def test_names_are_unique_and_listeners_hear_changes():
     assert workspace.add_volume("ct", volume()) == "ct_1"
     assert workspace.add_segmentation("ct", Segmentation(volume(), {"a": 1})) == "ct_2"
     workspace.remove("ct_1")
-    assert workspace.volume_names() == ["ct"] and workspace.segmentation_names() == ["ct_2"]
+    assert workspace.volume_ids() == ["ct"] and workspace.segmentation_ids() == ["ct_2"]
     assert len(calls) == 4
 
 
