@@ -240,3 +240,32 @@ def test_merge_refuses_what_it_cannot_merge(tmp_path: Path, capsys) -> None:
                  "--merge-table", str(tmp_path / "missing.json")]) == 1
     assert "missing.json" in capsys.readouterr().err
     assert not Path(out).exists()
+
+
+def test_window_option_replaces_the_bundles_window_exactly_once(tmp_path: Path) -> None:
+    raw = _image(tmp_path / "raw.nii.gz")
+    image = sitk.ReadImage(str(raw))
+    clipped = sitk.Clamp(image, sitk.sitkFloat32, 80.0, 120.0)  # width 40 at level 100: [80, 120]
+    sitk.WriteImage(clipped, str(tmp_path / "clipped.nii.gz"))
+    bundle = str(_bundle(tmp_path / "b"))  # its own window is "none"
+
+    def probabilities(name: str, source: str, *extra: str) -> np.ndarray:
+        out = tmp_path / f"{name}.nii.gz"
+        assert main(["predict", "--bundle", bundle, "--input", str(tmp_path / source), "--output",
+                     str(tmp_path / f"{name}_label.nii.gz"), "--probabilities", str(out),
+                     "--progress", "none", *extra]) == 0
+        return sitk.GetArrayFromImage(sitk.ReadImage(str(out)))
+
+    windowed = probabilities("windowed", "raw.nii.gz", "--window", "40,100")
+    pre_clipped = probabilities("pre_clipped", "clipped.nii.gz")
+    plain = probabilities("plain", "raw.nii.gz")
+    np.testing.assert_allclose(windowed, pre_clipped, atol=1e-6)
+    assert np.abs(windowed - plain).max() > 1e-3  # the option changed what the models saw
+
+
+@pytest.mark.parametrize("value", ["40", "0,100", "-5,10", "nan,1", "a,b"])
+def test_bad_window_values_are_refused(tmp_path: Path, capsys, value) -> None:
+    image = _image(tmp_path / "case.nii.gz")
+    err = _fails(["--bundle", str(_bundle(tmp_path / "b")), "--input", str(image),
+                  "--output", str(tmp_path / "o.nii.gz"), f"--window={value}"], capsys)
+    assert "--window" in err and not (tmp_path / "o.nii.gz").exists()
