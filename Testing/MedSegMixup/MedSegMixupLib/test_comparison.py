@@ -92,3 +92,74 @@ def test_prediction_with_flipped_axis_is_compared_by_geometry(pair):
     result = compare(reference, Segmentation(flipped, prediction.labels))
     assert result.metrics["gland"]["dice"] == pytest.approx(0.75)
     assert result.metrics["zone"]["dice"] == pytest.approx(2 * 8 / 24)
+
+
+def nested_masks(shift: int) -> dict[str, np.ndarray]:
+    """BraTS-style nested regions WT ⊃ TC ⊃ ET as three overlapping masks, moved ``shift`` voxels in x."""
+    wt = np.zeros((6, 12, 12), bool)
+    wt[1:5, 2:10, 2 + shift:10 + shift] = True
+    tc = np.zeros_like(wt)
+    tc[2:4, 4:8, 4 + shift:8 + shift] = True
+    et = np.zeros_like(wt)
+    et[2:4, 5:7, 5 + shift:7 + shift] = True
+    return {"WT": wt, "TC": tc, "ET": et}
+
+
+def test_overlapping_segments_are_scored_from_their_own_masks():
+    grid = volume(np.zeros((6, 12, 12), np.uint8))
+    values = {"WT": 1, "TC": 2, "ET": 3}
+    ref_masks, pred_masks = nested_masks(0), nested_masks(1)
+    reference = Segmentation.from_masks(grid, ref_masks, values)
+    prediction = Segmentation.from_masks(grid, pred_masks, values)
+    assert reference.overlaps()
+    result = compare(reference, prediction)
+    for name in values:
+        ref, pred = ref_masks[name], pred_masks[name]
+        expected = 2 * np.count_nonzero(ref & pred) / (np.count_nonzero(ref) + np.count_nonzero(pred))
+        assert result.metrics[name]["dice"] == pytest.approx(expected), name
+    # WT keeps the voxels TC and ET also hold: through one label map it would lose them
+    assert result.metrics["WT"]["volume_ref_ml"] == pytest.approx(ref_masks["WT"].sum() * 2.0 / 1000)
+    assert np.array_equal(result.false_negatives.mask("WT FN"), ref_masks["WT"] & ~pred_masks["WT"])
+
+
+def test_distances_use_the_spacing_in_array_order_as_medsegtrain_evaluate(tmp_path):
+    import json
+
+    import SimpleITK as sitk
+
+    from MedSegTrain.cli import main
+
+    ref = np.zeros((8, 10, 12), np.uint8)
+    ref[2:6, 3:7, 3:9] = 1
+    pred = np.zeros_like(ref)
+    pred[3:7, 3:7, 3:9] = 1  # one slice further along z, where the spacing is 3 mm
+    spacing = (0.5, 1.0, 3.0)  # (x, y, z)
+    result = compare(Segmentation(volume(ref, spacing), {"organ": 1}),
+                     Segmentation(volume(pred, spacing), {"organ": 1}))
+    assert result.metrics["organ"]["hd"] == pytest.approx(3.0)  # not 0.5 (x) or 1.0 (y)
+    paths = {}
+    for name, array in (("ref", ref), ("pred", pred)):
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing(spacing)
+        paths[name] = tmp_path / f"{name}.nii.gz"
+        sitk.WriteImage(image, str(paths[name]))
+    report = tmp_path / "report.json"
+    assert main(["evaluate", "--pred", str(paths["pred"]), "--ref", str(paths["ref"]), "--json", str(report),
+                 "--progress", "none"]) == 0
+    cli = _first_label_metrics(json.loads(report.read_text()))
+    for key in ("dice", "iou", "hd", "hd95", "msd", "arvd", "recall", "specificity"):
+        assert result.metrics["organ"][key] == pytest.approx(cli[key]), key
+
+
+def _first_label_metrics(report) -> dict:
+    """The per-label metric dict of the single case in an ``evaluate --json`` report."""
+    stack = [report]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "dice" in item and "hd95" in item and isinstance(item["dice"], (int, float)):
+                return item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    raise AssertionError("no per-label metrics in the report")
