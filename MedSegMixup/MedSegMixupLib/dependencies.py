@@ -133,10 +133,8 @@ def torch_problem(version_of: VersionOf = installed_version) -> str:
 
 def check(module_dir: Path, version_of: VersionOf = installed_version,
           find_spec: Callable = importlib.util.find_spec) -> Status:
-    """Whether the backend can run, without installing anything."""
-    if backend_folder(module_dir) is None and find_spec("MedSegTrain") is None:
-        return "error", (f"The bundled MedSegTrain backend is missing next to {module_dir}: reinstall the "
-                         "MedSegMixup extension.")
+    """Whether the backend can run, without installing anything: ``ok``; ``warning`` with everything
+    missing listed (the panel then offers the install); ``error`` when an install cannot help."""
     try:
         missing = [str(req) for req in missing_packages(module_dir, version_of)]
     except (OSError, ValueError) as exc:
@@ -147,16 +145,26 @@ def check(module_dir: Path, version_of: VersionOf = installed_version,
     elif torch:
         return "error", (f"PyTorch {torch} is older than {MIN_TORCH}: update it in the PyTorch Utils module "
                          "and restart Slicer.")
-    if not missing:
+    make_backend_importable(module_dir)
+    backend_missing = find_spec("MedSegTrain") is None
+    if not missing and not backend_missing:
         return "ok", "Backend ready (MedSegTrain and its Python packages are installed)."
-    return "warning", ("The backend needs Python packages that are not installed yet: " + ", ".join(missing)
-                       + ". Press 'Install backend…' (you will be asked before anything is installed).")
+    if not missing:
+        return "error", (f"The MedSegTrain backend that ships with the extension is missing next to "
+                         f"{module_dir}: reinstall the MedSegMixup extension.")
+    text = ("The backend needs Python packages that are not installed yet: " + ", ".join(missing)
+            + ". Press 'Install backend…' (you will be asked before anything is installed).")
+    if backend_missing:
+        text += (" MedSegTrain itself is missing too: if it stays missing, reinstall the MedSegMixup "
+                 "extension.")
+    return "warning", text
 
 
 def ensure(slicer, module_dir: Path, version: SlicerVersion, version_of: VersionOf = installed_version,
-           import_module: Callable = importlib.import_module) -> Status:
+           import_module: Callable = importlib.import_module,
+           find_spec: Callable = importlib.util.find_spec) -> Status:
     """Install what :func:`check` reports missing; ``slicer`` is the ``slicer`` module."""
-    kind, message = check(module_dir, version_of)
+    kind, message = check(module_dir, version_of, find_spec)
     if kind != "warning":
         return kind, message
     status = _ensure_torch(version_of, import_module)
@@ -180,7 +188,7 @@ def ensure(slicer, module_dir: Path, version: SlicerVersion, version_of: Version
         except Exception as exc:  # pip or Slicer errors of any kind end in a message
             return "error", f"Installing the backend packages failed: {exc}"
     importlib.invalidate_caches()
-    return check(module_dir, version_of)
+    return check(module_dir, version_of, find_spec)
 
 
 class _Declined(Exception):

@@ -89,11 +89,11 @@ def test_check_reports_everything_missing_without_installing():
     assert kind == "warning" and "monai>=1.4" in message  # too old counts as missing
 
 
-def test_a_broken_extension_without_the_backend_says_so(tmp_path):
-    (tmp_path / "Resources").mkdir()
-    (tmp_path / "Resources" / "requirements.txt").write_text("monai>=1.4\n")
-    kind, message = dependencies.check(tmp_path / "module", versions(), find_spec=lambda name: None)
+def test_a_missing_backend_is_named_and_cannot_be_fixed_by_pip(tmp_path):
+    kind, message = dependencies.check(MODULE_DIR, versions(), find_spec=lambda name: None)
     assert kind == "error" and "reinstall the MedSegMixup extension" in message
+    kind, message = dependencies.check(MODULE_DIR, versions(torch=None), find_spec=lambda name: None)
+    assert kind == "warning" and "torch>=2.2" in message and "MedSegTrain itself is missing" in message
 
 
 def test_slicer_5_12_uses_pip_ensure_imported_explicitly():
