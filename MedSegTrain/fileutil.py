@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +64,65 @@ def atomic_output_file(final_path: Path) -> Iterator[Path]:
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
+def same_place(a: Path, b: Path) -> bool:
+    """True when two paths name the same file or folder (links and ``..`` resolved)."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def refuse_overwriting_inputs(outputs: dict[str, Path | None], inputs: Iterable[Path]) -> None:
+    """Raise when an output (``{option: path}``) is, or resolves to, an input file or folder, or when
+    two outputs name one file: checked before any work, so an input is never replaced by a report."""
+    from MedSegTrain.errors import MedSegError
+
+    inputs = [Path(p) for p in inputs]
+    chosen = {option: Path(path) for option, path in outputs.items() if path is not None}
+    for option, path in chosen.items():
+        for source in inputs:
+            if same_place(path, source):
+                raise MedSegError(f"{option} {path}: is an input ({source}); choose another file name")
+    names = list(chosen.items())
+    for index, (option, path) in enumerate(names):
+        for other, other_path in names[index + 1:]:
+            if same_place(path, other_path):
+                raise MedSegError(f"{option} and {other}: both name {path}; give each its own file")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
     with atomic_output_file(Path(path)) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
+NON_FINITE_REASONS = {"nan": "undefined (e.g. the sd or CI of fewer than two values)",
+                      "inf": "infinite (e.g. a surface distance to an empty mask)",
+                      "-inf": "minus infinity"}
+
+
+def strict_json_value(obj: Any) -> Any:
+    """``obj`` with every NaN/±inf float replaced by ``None`` (JSON has no such tokens, and strict
+    parsers such as jq or JavaScript refuse them); in a mapping, ``"<key>_reason"`` says why."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        out: dict[Any, Any] = {}
+        for key, value in obj.items():
+            out[key] = strict_json_value(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                out[f"{key}_reason"] = NON_FINITE_REASONS[repr(value).lower()]
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [strict_json_value(value) for value in obj]
+    return obj
+
+
+def strict_json(obj: Any, indent: int | None = 2) -> str:
+    """Strict JSON text of ``obj`` (see :func:`strict_json_value`)."""
+    return json.dumps(strict_json_value(obj), indent=indent, sort_keys=False, allow_nan=False)
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    write_text_atomic(Path(path), json.dumps(obj, indent=2, sort_keys=False, allow_nan=True) + "\n")
+    """Write ``obj`` as indented, strict JSON to ``path`` atomically."""
+    write_text_atomic(Path(path), strict_json(obj) + "\n")

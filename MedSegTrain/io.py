@@ -275,15 +275,40 @@ def write_image(volume: Volume, path: str | Path, compress: bool = True) -> Path
                           + ", ".join(WRITABLE_SUFFIXES))
     if not isinstance(volume, Volume):
         raise MedSegError(f"{path}: write_image needs a Volume, got {type(volume).__name__}")
-    image = volume.to_sitk()
+    return write_sitk_image(volume.to_sitk(), path, compress and suffix != ".nii")
+
+
+def write_sitk_image(image: sitk.Image, path: str | Path, compress: bool = True, what: str = "") -> Path:
+    """Write a SimpleITK image atomically and verified: read back voxel for voxel before it gets its
+    final name, so a full disk or a failing writer leaves nothing under ``path``. ``what`` (e.g. an
+    option name) starts the error message."""
+    path = Path(path)
+    where = f"{what} {path}" if what else str(path)
     try:
         with atomic_output_file(path) as tmp:
-            sitk.WriteImage(image, str(tmp), compress and suffix != ".nii")
+            sitk.WriteImage(image, str(tmp), compress)
+            _check_written(tmp, image, where)
     except RuntimeError as exc:
-        raise MedSegError(f"{path}: cannot write the image ({_first_line(exc)})") from None
+        raise MedSegError(f"{where}: cannot write the image ({_first_line(exc)})") from None
     except OSError as exc:
-        raise MedSegError(f"{path}: cannot write the image ({exc.strerror or exc})") from None
+        raise MedSegError(f"{where}: cannot write the image ({exc.strerror or exc})") from None
     return path
+
+
+def _check_written(written: Path, image: sitk.Image, final: str) -> None:
+    """Read the written file back and compare every voxel before it gets its final name: the NIfTI
+    writer reports a short write (a full disk) only on stderr and returns normally, and ITK reads a
+    truncated file (gzip or not) without complaint, filling the missing voxels with zeros."""
+    try:
+        back = sitk.ReadImage(str(written))
+        complete = back.GetSize() == image.GetSize() and np.array_equal(
+            sitk.GetArrayViewFromImage(back), sitk.GetArrayViewFromImage(image),
+            equal_nan=np.issubdtype(sitk.GetArrayViewFromImage(image).dtype, np.floating))
+    except RuntimeError:
+        complete = False
+    if not complete:
+        raise MedSegError(f"{final}: the image could not be written completely (is the disk full or "
+                          "read-only?); nothing was written under this name")
 
 
 def reorient_like(volume: Volume, target: Geometry, tol: float = 1e-4) -> Volume | None:

@@ -25,3 +25,24 @@ def shared_data() -> Path:
 def project_root() -> Path:
     """The repository root."""
     return PROJECT_ROOT
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path):
+    """A folder on a 16 KiB tmpfs, for writes that run out of space; skips where mounting is not
+    allowed (needs root and a kernel that lets this process mount)."""
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("a tiny filesystem needs root and mount(8): the full-disk case is not run here")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tiny tmpfs here ({mounted.stderr.strip()}): full-disk case not run")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)

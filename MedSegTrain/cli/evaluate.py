@@ -11,7 +11,6 @@ that do not overlap are refused with both geometries in the message.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -64,7 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table (unless JSON goes to stdout) and write the requested files."""
-    from MedSegTrain.fileutil import write_json_atomic, write_text_atomic
+    from MedSegTrain.fileutil import (
+        refuse_overwriting_inputs,
+        strict_json,
+        write_json_atomic,
+        write_text_atomic,
+    )
     from MedSegTrain.metrics.aggregate import (
         format_table,
         records_to_csv,
@@ -82,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
         raise MedSegError("--json without FILE writes to stdout, which --progress json uses; "
                           "give --json FILE")
     pairs, unmatched = match_cases(args.pred, args.ref)
+    refuse_overwriting_inputs(
+        {"--json": None if json_to_stdout else args.json, "--csv": args.csv},
+        [args.pred, args.ref, *(path for _case, pred, ref in pairs for path in (pred, ref))])
     progress = Progress(args.progress if len(pairs) > 1 else "none")
     notes: list[str] = []
     for side, other, ids in (("prediction", "reference", unmatched["predictions"]),
@@ -118,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(Path(args.json), document)
         outputs["json"] = str(args.json)
     if json_to_stdout:
-        print(json.dumps(document, indent=2))
+        print(strict_json(document))
     elif args.progress == "json":
         progress.emit("done", outputs=outputs)
     else:

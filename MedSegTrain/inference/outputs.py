@@ -12,8 +12,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.fileutil import atomic_output_file, full_suffix
-from MedSegTrain.io import WRITABLE_SUFFIXES, Volume
+from MedSegTrain.fileutil import full_suffix
+from MedSegTrain.io import WRITABLE_SUFFIXES, Volume, write_sitk_image
 
 
 def write_probabilities(probabilities: np.ndarray, reference: Volume, path: Path) -> Path:
@@ -32,12 +32,7 @@ def write_probabilities(probabilities: np.ndarray, reference: Volume, path: Path
     image.SetSpacing(reference.spacing)
     image.SetOrigin(reference.origin)
     image.SetDirection(reference.direction)
-    try:
-        with atomic_output_file(path) as tmp:
-            sitk.WriteImage(image, str(tmp), suffix != ".nii")
-    except (RuntimeError, OSError) as exc:
-        raise MedSegError(f"--probabilities {path}: cannot write the image ({exc})") from None
-    return path
+    return write_sitk_image(image, path, suffix != ".nii", what="--probabilities")
 
 
 def check_output_path(path: Path, option: str) -> Path:

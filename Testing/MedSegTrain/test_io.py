@@ -370,3 +370,27 @@ def test_real_label_stored_with_a_flipped_axis(shared_data: Path) -> None:
     assert aligned is not None
     np.testing.assert_array_equal(aligned.array, _resampled_by_sitk(label, ct))
     np.testing.assert_array_equal(aligned.array, label.array[:, ::-1, :])
+
+
+@pytest.mark.parametrize("name", ["x.nii.gz", "x.nii", "x.nrrd", "x.mha"])
+def test_a_full_disk_leaves_nothing_under_the_final_name(full_disk, name):
+    # 160 KiB of noise cannot fit in 16 KiB; the NIfTI writer only prints its short write to stderr
+    noise = np.random.default_rng(0).integers(0, 255, (40, 64, 64)).astype(np.uint8)
+    with pytest.raises(MedSegError, match=r"x\.\w+.*(could not be written completely|cannot write)"):
+        write_image(Volume(noise, SPACING, ORIGIN, OBLIQUE), full_disk / name)
+    assert list(full_disk.iterdir()) == []  # no broken file, no temporary folder
+
+
+def test_writes_are_read_back_voxel_for_voxel(tmp_path, monkeypatch):
+    import MedSegTrain.io as io
+
+    real_write = sitk.WriteImage
+
+    def truncating_write(image, path, compress):  # a writer that says nothing about a short write
+        real_write(image, path, compress)
+        Path(path).write_bytes(Path(path).read_bytes()[:-64])
+
+    monkeypatch.setattr(io.sitk, "WriteImage", truncating_write)
+    with pytest.raises(MedSegError, match="could not be written completely"):
+        write_image(_volume(), tmp_path / "cut.nii")
+    assert list(tmp_path.iterdir()) == []

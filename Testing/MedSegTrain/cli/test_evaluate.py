@@ -120,7 +120,8 @@ def test_regions_and_msd_2d(tmp_path, capsys):
     assert status == 0
     rows = {row["target"]: row for row in json.loads(out)["cases"]}
     assert rows["whole"]["dice"] == 1.0 and rows["whole"]["msd_2d"] == 0.0
-    assert rows["1"]["dice"] == 0.0 and math.isinf(rows["1"]["msd_2d"])
+    assert rows["1"]["dice"] == 0.0 and rows["1"]["msd_2d"] is None  # strict JSON: inf -> null
+    assert "infinite" in rows["1"]["msd_2d_reason"]
 
 
 def test_overlapping_grids_are_resampled_with_a_note(tmp_path, capsys):
@@ -223,3 +224,44 @@ def test_usage_errors_exit_2(capsys):
         main(["evaluate", "--pred", "x"])
     assert excinfo.value.code == 2
     assert "--ref" in capsys.readouterr().err
+
+
+def _strict_loads(text: str):
+    """json.loads that refuses NaN/Infinity tokens, as jq and JavaScript do."""
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("option, victim", [("--json", "ref"), ("--csv", "pred"), ("--json", "pred")])
+def test_a_report_never_replaces_an_input(tmp_path, capsys, option, victim):
+    pred, ref = _cube_pair()
+    paths = {"pred": _write(tmp_path / "p.nii.gz", pred), "ref": _write(tmp_path / "r.nii.gz", ref)}
+    before = {name: path.read_bytes() for name, path in paths.items()}
+    status, _out, err = _run(capsys, "--pred", str(paths["pred"]), "--ref", str(paths["ref"]),
+                             option, str(tmp_path / "." / paths[victim].name))
+    assert status == 1 and f"{option} " in err and "is an input" in err
+    assert {name: path.read_bytes() for name, path in paths.items()} == before
+
+
+def test_json_and_csv_to_one_file_are_refused(tmp_path, capsys):
+    pred, ref = _cube_pair()
+    p, r = _write(tmp_path / "p.nii.gz", pred), _write(tmp_path / "r.nii.gz", ref)
+    status, _out, err = _run(capsys, "--pred", str(p), "--ref", str(r), "--json", str(tmp_path / "out"),
+                             "--csv", str(tmp_path / "out"))
+    assert status == 1 and "both name" in err and not (tmp_path / "out").exists()
+
+
+def test_json_is_strict_with_the_reason_beside_each_null(tmp_path, capsys):
+    pred, ref = _cube_pair()
+    p, r = _write(tmp_path / "p.nii.gz", pred), _write(tmp_path / "r.nii.gz", ref)
+    empty = _write(tmp_path / "e.nii.gz", np.zeros_like(pred))  # every distance to it is infinite
+    status, out, _ = _run(capsys, "--pred", str(p), "--ref", str(r), "--labels", "organ=1", "--json")
+    assert status == 0
+    summary = _strict_loads(out)["summary"]["organ"]["dice"]
+    assert summary["sd"] is None and "fewer than two" in summary["sd_reason"]  # one case: no sd
+    report = tmp_path / "report.json"
+    assert main(["evaluate", "--pred", str(empty), "--ref", str(r), "--labels", "organ=1", "--json",
+                 str(report)]) == 0
+    (row,) = _strict_loads(report.read_text())["cases"]
+    assert row["hd"] is None and "infinite" in row["hd_reason"]
