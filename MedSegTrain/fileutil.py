@@ -90,6 +90,29 @@ def refuse_overwriting_inputs(outputs: dict[str, Path | None], inputs: Iterable[
                 raise MedSegError(f"{option} and {other}: both name {path}; give each its own file")
 
 
+@contextlib.contextmanager
+def staged_outputs(finals: dict[str, Path]) -> Iterator[dict[str, Path]]:
+    """Temporary paths (same file names, private folders beside each final path) for outputs that
+    belong together: they get their final names only when every one was written, so a run that
+    fails half-way (a full disk at the second file) leaves none of them."""
+    folders: list[Path] = []
+    staged: dict[str, Path] = {}
+    try:
+        for key, final in finals.items():
+            final = Path(final)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+            folders.append(folder)
+            staged[key] = folder / final.name
+        yield staged
+        for key, final in finals.items():
+            for produced in staged[key].parent.iterdir():  # side files too (.mhd + .raw)
+                os.replace(produced, Path(final).parent / produced.name)
+    finally:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
     with atomic_output_file(Path(path)) as tmp:

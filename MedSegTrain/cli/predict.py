@@ -122,6 +122,7 @@ def _window(text: str):
 
 def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[str, Path], progress,
                   merge: tuple[list, object] | None = None) -> None:
+    from MedSegTrain.fileutil import staged_outputs
     from MedSegTrain.inference.merge import merge_label_maps
     from MedSegTrain.inference.outputs import write_probabilities
     from MedSegTrain.inference.postprocess import keep_largest_component
@@ -140,11 +141,12 @@ def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[st
         other = predict_volume(merge[0], channels, **common)
         merged = merge_label_maps(label.array, other.label.array, merge[1])
         label = label.with_array(keep_largest_component(merged) if args.largest_component else merged)
-    write_image(label, target["label"])
-    if prediction.probabilities is not None:
-        write_probabilities(prediction.probabilities, channels[0], target["probabilities"])
-    if prediction.uncertainty is not None:
-        write_image(prediction.uncertainty, target["uncertainty"])
+    with staged_outputs(target) as staged:  # all of a case's outputs, or none of them
+        write_image(label, staged["label"])
+        if prediction.probabilities is not None:
+            write_probabilities(prediction.probabilities, channels[0], staged["probabilities"])
+        if prediction.uncertainty is not None:
+            write_image(prediction.uncertainty, staged["uncertainty"])
 
 
 def _merge_plan(args: argparse.Namespace, bundles: list) -> tuple[list, object] | None:

@@ -269,3 +269,12 @@ def test_bad_window_values_are_refused(tmp_path: Path, capsys, value) -> None:
     err = _fails(["--bundle", str(_bundle(tmp_path / "b")), "--input", str(image),
                   "--output", str(tmp_path / "o.nii.gz"), f"--window={value}"], capsys)
     assert "--window" in err and not (tmp_path / "o.nii.gz").exists()
+
+
+def test_a_full_disk_fails_the_run_and_leaves_no_output(tmp_path: Path, full_disk: Path, capsys) -> None:
+    image = _image(tmp_path / "case.nii.gz", shape=(12, 40, 40))
+    err = _fails(["--bundle", str(_bundle(tmp_path / "b")), "--input", str(image),
+                  "--output", str(full_disk / "label.nii.gz"),
+                  "--probabilities", str(full_disk / "probabilities.nii.gz")], capsys)
+    assert "could not be written completely" in err or "cannot write" in err
+    assert list(full_disk.iterdir()) == []
