@@ -405,9 +405,23 @@ def _file_reader(path: Path) -> sitk.ImageFileReader:
 
 def _execute(reader: sitk.ImageFileReader, path: Path) -> sitk.Image:
     try:
-        return reader.Execute()
+        image = reader.Execute()
     except RuntimeError as exc:
         raise MedSegError(f"{path}: cannot read the image ({_first_line(exc)})") from None
+    _refuse_non_finite(image, path)
+    return image
+
+
+def _refuse_non_finite(image: sitk.Image, path: Path) -> None:
+    """NaN or infinite voxels are refused: one of them turns a z-score or a min-max normalisation into
+    NaN everywhere, and the model then predicts background for the whole volume without a word."""
+    array = sitk.GetArrayViewFromImage(image)
+    if not np.issubdtype(array.dtype, np.floating):
+        return
+    bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise MedSegError(f"{path}: {bad} voxel(s) are NaN or infinite; fix or mask them before use "
+                          "(an image needs finite intensities everywhere)")
 
 
 def _sub_direction(direction: tuple[float, ...], dim: int, keep: int) -> tuple[float, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import re
 import struct
 import warnings
 from pathlib import Path
@@ -394,3 +395,17 @@ def test_writes_are_read_back_voxel_for_voxel(tmp_path, monkeypatch):
     with pytest.raises(MedSegError, match="could not be written completely"):
         write_image(_volume(), tmp_path / "cut.nii")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("suffix", [".nrrd", ".mha"])  # ITK's NIfTI IO already reads NaN as 0
+def test_non_finite_voxels_are_refused_with_the_file_and_count(tmp_path, bad, suffix):
+    array = np.zeros((4, 5, 6), np.float32)
+    array[1, 2, 3] = bad
+    array[2, 2, 2] = bad
+    path = tmp_path / f"scan{suffix}"
+    sitk.WriteImage(sitk.GetImageFromArray(array), str(path))
+    with pytest.raises(MedSegError, match=rf"scan{re.escape(suffix)}: 2 voxel\(s\) are NaN or infinite"):
+        read_image(path)
+    with pytest.raises(MedSegError, match="NaN or infinite"):
+        read_channels(path)

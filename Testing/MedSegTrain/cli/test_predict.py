@@ -278,3 +278,15 @@ def test_a_full_disk_fails_the_run_and_leaves_no_output(tmp_path: Path, full_dis
                   "--probabilities", str(full_disk / "probabilities.nii.gz")], capsys)
     assert "could not be written completely" in err or "cannot write" in err
     assert list(full_disk.iterdir()) == []
+
+
+def test_one_non_finite_voxel_fails_the_run_instead_of_a_blank_label_map(tmp_path: Path, capsys) -> None:
+    image = sitk.ReadImage(str(_image(tmp_path / "case.nii.gz")))
+    array = sitk.GetArrayFromImage(image)
+    array[2, 3, 4] = np.nan
+    bad = sitk.GetImageFromArray(array)
+    bad.CopyInformation(image)
+    sitk.WriteImage(bad, str(tmp_path / "nan.nrrd"))
+    err = _fails(["--bundle", str(_bundle(tmp_path / "b")), "--input", str(tmp_path / "nan.nrrd"),
+                  "--output", str(tmp_path / "label.nii.gz")], capsys)
+    assert "nan.nrrd: 1 voxel(s) are NaN or infinite" in err and not (tmp_path / "label.nii.gz").exists()
