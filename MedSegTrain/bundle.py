@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.fileutil import atomic_output_dir, atomic_output_file
+from MedSegTrain.fileutil import atomic_output_dir, atomic_output_file, strict_json, strict_json_value
 
 FORMAT_VERSION = 1
 MODEL_JSON = "model.json"
@@ -431,7 +431,7 @@ def save_bundle(path: str | Path, meta: Mapping[str, Any], state_dicts: Sequence
                         "state dicts were given")
     if problems:
         raise MedSegError("cannot save bundle:\n  " + "\n  ".join(problems))
-    files = {MODEL_JSON: (json.dumps(meta, indent=2, allow_nan=True) + "\n").encode("utf-8")}
+    files = {MODEL_JSON: (strict_json(meta) + "\n").encode("utf-8")}
     for member, state in zip(meta["members"], state_dicts, strict=True):
         files[member["weights"]] = _safetensors_bytes(state, member["weights"])
     _refuse_foreign_target(path)
@@ -450,7 +450,8 @@ def save_bundle(path: str | Path, meta: Mapping[str, Any], state_dicts: Sequence
 
 
 def _plain_json(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``meta`` in plain JSON types (what load_bundle will return)."""
+    """A deep copy of ``meta`` in plain, strict JSON types (what load_bundle will return): NaN/inf
+    become null with the reason beside them, as every JSON file the tool writes."""
 
     def convert(value: Any) -> Any:
         if hasattr(value, "tolist"):  # numpy scalars and arrays, torch tensors
@@ -460,7 +461,7 @@ def _plain_json(meta: Mapping[str, Any]) -> dict[str, Any]:
         raise MedSegError(f"model.json: cannot store a {type(value).__name__} value ({value!r:.80})")
 
     try:
-        return json.loads(json.dumps(dict(meta), default=convert, allow_nan=True))
+        return strict_json_value(json.loads(json.dumps(dict(meta), default=convert, allow_nan=True)))
     except (TypeError, ValueError) as exc:
         raise MedSegError(f"model.json: the metadata is not JSON-compatible ({exc})") from None
 

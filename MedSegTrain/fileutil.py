@@ -64,12 +64,14 @@ def atomic_output_file(final_path: Path) -> Iterator[Path]:
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
-def same_place(a: Path, b: Path) -> bool:
-    """True when two paths name the same file or folder (links and ``..`` resolved)."""
-    a, b = Path(a), Path(b)
-    if a.exists() and b.exists():
-        return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
+def _identity(path: Path) -> tuple:
+    """What makes two paths the same place: the file's device and inode when it exists (links and
+    ``..`` resolved by the system), else its resolved name."""
+    try:
+        info = os.stat(path)
+        return ("inode", info.st_dev, info.st_ino)
+    except OSError:
+        return ("name", str(Path(path).resolve()))
 
 
 def refuse_overwriting_inputs(outputs: dict[str, Path | None], inputs: Iterable[Path]) -> None:
@@ -77,17 +79,20 @@ def refuse_overwriting_inputs(outputs: dict[str, Path | None], inputs: Iterable[
     two outputs name one file: checked before any work, so an input is never replaced by a report."""
     from MedSegTrain.errors import MedSegError
 
-    inputs = [Path(p) for p in inputs]
-    chosen = {option: Path(path) for option, path in outputs.items() if path is not None}
-    for option, path in chosen.items():
-        for source in inputs:
-            if same_place(path, source):
-                raise MedSegError(f"{option} {path}: is an input ({source}); choose another file name")
-    names = list(chosen.items())
-    for index, (option, path) in enumerate(names):
-        for other, other_path in names[index + 1:]:
-            if same_place(path, other_path):
-                raise MedSegError(f"{option} and {other}: both name {path}; give each its own file")
+    sources = {}
+    for source in inputs:
+        sources.setdefault(_identity(Path(source)), Path(source))
+    seen: dict[tuple, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        identity = _identity(Path(path))
+        if identity in sources:
+            raise MedSegError(f"{option} {path}: would overwrite an input image or folder "
+                              f"({sources[identity]} is an input); choose another file name")
+        if identity in seen:
+            raise MedSegError(f"{seen[identity]} and {option}: both name {path}; give each its own file")
+        seen[identity] = option
 
 
 @contextlib.contextmanager

@@ -54,9 +54,6 @@ class ItemChooser:
             self.widget.setCurrentIndex(index)
         return index >= 0
 
-    def ids(self) -> list[str]:
-        """Every item's ID, in list order."""
-        return [str(self.widget.itemData(i)) for i in range(prop(self.widget, "count"))]
 
     def on_changed(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` when the chosen item changes."""

@@ -82,9 +82,6 @@ class NodeChooser:
         self.widget.setCurrentNodeID(item_id)
         return self.current_id() == item_id
 
-    def ids(self) -> list[str]:
-        """The listed nodes' IDs."""
-        return [self.widget.nodeFromIndex(i).GetID() for i in range(self.widget.nodeCount())]
 
     def on_changed(self, callback) -> None:
         """Call ``callback()`` when the chosen node changes."""

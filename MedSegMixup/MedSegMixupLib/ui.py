@@ -35,18 +35,6 @@ def combo(items: Sequence[str] = (), tooltip: str = "") -> qt.QComboBox:
     return widget
 
 
-def set_combo_items(widget: qt.QComboBox, items: Sequence[str], keep: str | None = None) -> None:
-    """Replace the items, keeping the current text (or ``keep``) selected when still present."""
-    wanted = keep if keep is not None else prop(widget, "currentText")
-    widget.blockSignals(True)
-    widget.clear()
-    for item in items:
-        widget.addItem(item)
-    index = widget.findText(wanted) if wanted else -1
-    widget.setCurrentIndex(index if index >= 0 else (0 if items else -1))
-    widget.blockSignals(False)
-
-
 class StatusLine:
     """A word-wrapped label that shows one message in a severity colour."""
 

@@ -176,10 +176,11 @@ def _merge_plan(args: argparse.Namespace, bundles: list) -> tuple[list, object] 
 
 def _targets(args: argparse.Namespace, cases: list, is_folder: bool) -> dict[str, dict[str, Path]]:
     """Output paths per case, checked before any work (never an input file)."""
+    from MedSegTrain.fileutil import refuse_overwriting_inputs
     from MedSegTrain.inference.outputs import check_output_path
 
     flags = {"label": "--output", "probabilities": "--probabilities", "uncertainty": "--uncertainty"}
-    inputs = {p.resolve() for case in cases for p in case.paths}
+    inputs = [p for case in cases for p in case.paths]
     targets: dict[str, dict[str, Path]] = {}
     for case in cases:
         paths: dict[str, Path] = {}
@@ -196,12 +197,10 @@ def _targets(args: argparse.Namespace, cases: list, is_folder: bool) -> dict[str
                 paths[kind] = folder / f"{case.case_id}{suffix}"
             else:
                 paths[kind] = check_output_path(Path(value), option)
-            if paths[kind].resolve() in inputs:
-                raise MedSegError(f"{option} {paths[kind]}: would overwrite an input image")
         targets[case.case_id] = paths
-    chosen = [p for t in targets.values() for p in t.values()]
-    if len({p.resolve() for p in chosen}) != len(chosen):
-        raise MedSegError("--output/--probabilities/--uncertainty: two outputs would go to the same file")
+    named = {(f"{flags[kind]} (case {case_id})" if is_folder else flags[kind]): path
+             for case_id, paths in targets.items() for kind, path in paths.items()}
+    refuse_overwriting_inputs(named, inputs)  # all cases at once: the inputs are stat-ed once
     return targets
 
 
