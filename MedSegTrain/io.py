@@ -21,7 +21,6 @@ order (a flipped or permuted axis) onto a reference grid without interpolation.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,11 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from MedSegTrain import limits
+from MedSegTrain.dicom import read_dicom_series
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import atomic_output_file, full_suffix
+from MedSegTrain.image_data import check_complete
 
 WRITABLE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 
@@ -200,10 +202,7 @@ def read_header(path: str | Path) -> ImageHeader:
         volume = read_image(path)
         return ImageHeader(path, volume.geometry, 1, str(volume.array.dtype), volume.ndim)
     reader = _file_reader(path)
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError as exc:
-        raise MedSegError(f"{path}: cannot read the image header ({_first_line(exc)})") from None
+    _read_information(reader, path)
     dim = reader.GetDimension()
     size, spacing = reader.GetSize(), reader.GetSpacing()
     origin, direction = reader.GetOrigin(), reader.GetDirection()
@@ -229,13 +228,10 @@ def read_image(path: str | Path, series_uid: str | None = None) -> Volume:
     """
     path = Path(path)
     if path.is_dir():
-        return Volume.from_sitk(_read_dicom_series(path, series_uid), str(path))
+        return Volume.from_sitk(read_dicom_series(path, series_uid), str(path))
     reader = _file_reader(path)
-    try:
-        reader.ReadImageInformation()
-        dim, components = reader.GetDimension(), reader.GetNumberOfComponents()
-    except RuntimeError as exc:
-        raise MedSegError(f"{path}: cannot read the image ({_first_line(exc)})") from None
+    _read_information(reader, path)
+    dim, components = reader.GetDimension(), reader.GetNumberOfComponents()
     if dim == 4 or components != 1:
         what = f"a 4D image of size {reader.GetSize()}" if dim == 4 else f"a {components}-component image"
         raise MedSegError(f"{path}: is {what}; a scalar 2D/3D image is needed here "
@@ -253,6 +249,7 @@ def read_channels(path: str | Path) -> list[Volume]:
     if path.is_dir():
         return [read_image(path)]
     reader = _file_reader(path)
+    _read_information(reader, path)
     image = _execute(reader, path)
     if image.GetNumberOfComponentsPerPixel() > 1:
         return [Volume.from_sitk(sitk.VectorIndexSelectionCast(image, c), f"{path} channel {c}")
@@ -360,39 +357,6 @@ def _axis_mapping(source: Geometry, target: Geometry,
     return order, flips
 
 
-def list_dicom_series(folder: str | Path) -> dict[str, list[str]]:
-    """Series instance UID -> sorted slice files, for every DICOM series directly in ``folder``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MedSegError(f"{folder}: is not a folder")
-    reader = sitk.ImageSeriesReader()
-    uids = reader.GetGDCMSeriesIDs(str(folder))
-    return {uid: list(reader.GetGDCMSeriesFileNames(str(folder), uid)) for uid in uids}
-
-
-def _read_dicom_series(folder: Path, series_uid: str | None) -> sitk.Image:
-    series = list_dicom_series(folder)
-    if not series:
-        raise MedSegError(f"{folder}: no DICOM series found in this folder")
-    if series_uid is not None:
-        if series_uid not in series:
-            raise MedSegError(f"{folder}: no DICOM series with UID {series_uid}; found "
-                              + ", ".join(sorted(series)))
-        uid = series_uid
-    else:
-        uid = max(series, key=lambda key: len(series[key]))
-        if len(series) > 1:
-            warnings.warn(f"{folder}: holds {len(series)} DICOM series; reading {uid} "
-                          f"({len(series[uid])} files), the largest (pass a series UID to choose)",
-                          UserWarning, stacklevel=3)
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(series[uid])
-    try:
-        return reader.Execute()
-    except RuntimeError as exc:
-        raise MedSegError(f"{folder}: cannot read DICOM series {uid} ({_first_line(exc)})") from None
-
-
 def _file_reader(path: Path) -> sitk.ImageFileReader:
     if not path.exists():
         raise MedSegError(f"{path}: file not found")
@@ -401,6 +365,17 @@ def _file_reader(path: Path) -> sitk.ImageFileReader:
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     return reader
+
+
+def _read_information(reader: sitk.ImageFileReader, path: Path) -> None:
+    """Read the header, then refuse before any allocation an image above the voxel limit or with
+    less voxel data than the header declares (ITK would fill the rest with zeros)."""
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise MedSegError(f"{path}: cannot read the image header ({_first_line(exc)})") from None
+    limits.check("voxels", math.prod(reader.GetSize()) * reader.GetNumberOfComponents(), str(path))
+    check_complete(path)
 
 
 def _execute(reader: sitk.ImageFileReader, path: Path) -> sitk.Image:
@@ -443,6 +418,10 @@ def _check_grid(ndim: int, spacing: tuple[float, ...], origin: tuple[float, ...]
 
 
 def _first_line(exc: BaseException) -> str:
+    """The informative line of an ITK exception: a reader's own detail (NRRD's innermost ``[nrrd]``
+    line says how many bytes were expected and found) before the generic ``ITK ERROR`` line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    detail = next((line for line in lines if "ERROR" in line or "error" in line), lines[-1] if lines else "")
+    nrrd = [line for line in lines if line.startswith("[nrrd]") and not line.endswith((":", "trouble"))]
+    generic = next((line for line in lines if "ERROR" in line or "error" in line), lines[-1] if lines else "")
+    detail = nrrd[-1] if nrrd else generic
     return detail[:300]

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from MedSegTrain.dicom import list_dicom_series
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.io import (
     Geometry,
     Volume,
-    list_dicom_series,
     read_channels,
     read_header,
     read_image,
