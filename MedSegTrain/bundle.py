@@ -19,14 +19,22 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import json
+import math
 import stat
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from MedSegTrain import limits
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.fileutil import atomic_output_dir, atomic_output_file, strict_json, strict_json_value
+from MedSegTrain.fileutil import (
+    atomic_output_dir,
+    atomic_output_file,
+    parse_json,
+    strict_json,
+    strict_json_value,
+)
 
 FORMAT_VERSION = 1
 MODEL_JSON = "model.json"
@@ -35,7 +43,6 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".tar", ".bin", ".
 ACTIVATIONS = ("softmax", "sigmoid")
 INFERENCE_MODES = ("sliding_window", "whole", "slices2d")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-MAX_ZIP_MEMBER_BYTES = 8 * 1024**3
 
 
 class ModelBundle:
@@ -125,10 +132,12 @@ class ModelBundle:
         from safetensors.torch import load
 
         try:
-            return load(data)
+            state = load(data)
         except (SafetensorError, ValueError, RuntimeError) as exc:
             raise MedSegError(f"bundle {self.path}: {member['weights']} is not a valid safetensors file "
                               f"({exc})") from None
+        _refuse_non_finite_weights(state, f"bundle {self.path}: {member['weights']}")
+        return state
 
     def build_member(self, index: int, device: Any = "cpu") -> Any:
         """Member ``index`` as a network in eval mode on ``device``, weights loaded strictly."""
@@ -211,6 +220,10 @@ def validate_meta(meta: Any, where: str = MODEL_JSON) -> list[str]:
             if len(patch) not in (2, 3) or not all(_is_int(p) and p > 0 for p in patch):
                 problems.append(f"{where}: 'inference.patch_size' must be 2 or 3 positive integers "
                                 f"in (z, y, x) order, got {patch!r}")
+            elif math.prod(patch) > limits.value("voxels"):
+                problems.append(f"{where}: 'inference.patch_size' {patch} is {math.prod(patch):.3g} voxels, "
+                                f"above the limit of {limits.value('voxels'):,} "
+                                "(raise it with --limit voxels=N)")
         overlap = inference.get("overlap")
         if not isinstance(overlap, (int, float)) or isinstance(overlap, bool) or not 0 <= overlap < 1:
             problems.append(f"{where}: 'inference.overlap' must be a number in [0, 1), got {overlap!r}")
@@ -322,6 +335,18 @@ class _ZipReader(_BundleReader):
             raise MedSegError(f"bundle {self.zip_path}: cannot read {member} ({exc})") from None
 
 
+def _refuse_non_finite_weights(state: Mapping[str, Any], where: str) -> None:
+    """NaN or infinite weights make every output NaN, which the argmax turns into an all-background
+    label map without a word: refused, naming the tensors."""
+    import torch
+
+    bad = [name for name, tensor in state.items()
+           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise MedSegError(f"{where}: {len(bad)} weight tensor(s) hold NaN or infinite values "
+                          f"({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}); the model is damaged")
+
+
 def load_bundle(path: str | Path) -> ModelBundle:
     """Open and validate a bundle folder or ``.zip``; weights are read later, on demand."""
     path = Path(path)
@@ -344,6 +369,7 @@ def _load_folder(folder: Path) -> ModelBundle:
         hint = (f"; found pickle-based checkpoint(s) {', '.join(pickles)}, which are refused because "
                 "loading them can execute code") if pickles else ""
         raise MedSegError(f"bundle {folder}: {MODEL_JSON} is missing{hint}")
+    limits.check("json_bytes", json_path.stat().st_size, str(json_path))
     meta = _parse_meta(json_path.read_bytes(), str(json_path))
     for member in meta["members"]:
         weights = folder / member["weights"]
@@ -368,9 +394,8 @@ def safe_zip_names(archive: zipfile.ZipFile, zip_path: Path) -> list[str]:
         if info.flag_bits & 0x1:
             raise MedSegError(f"bundle {zip_path}: refused, member '{name}' is encrypted")
         total += info.file_size
-        if total > MAX_ZIP_MEMBER_BYTES:
-            raise MedSegError(f"bundle {zip_path}: refused, it unpacks to more than "
-                              f"{MAX_ZIP_MEMBER_BYTES // 1024**3} GiB")
+        limits.check("zip_bytes", total, f"bundle {zip_path} (unpacked size)")
+        limits.check("zip_members", len(names) + 1, f"bundle {zip_path} (member count)")
         if name in names:
             raise MedSegError(f"bundle {zip_path}: refused, member '{name}' appears twice")
         names.append(name)
@@ -387,6 +412,7 @@ def _load_zip(zip_path: Path) -> ModelBundle:
                 raise MedSegError(f"bundle {zip_path}: expected one {MODEL_JSON} at the top of the zip "
                                   f"(or in one top folder), found {len(candidates)}")
             json_name = candidates[0]
+            limits.check("json_bytes", archive.getinfo(json_name).file_size, f"{zip_path}:{json_name}")
             meta = _parse_meta(archive.read(json_name), f"{zip_path}:{json_name}")
     except zipfile.BadZipFile as exc:
         raise MedSegError(f"bundle {zip_path}: damaged zip ({exc})") from None
@@ -398,10 +424,7 @@ def _load_zip(zip_path: Path) -> ModelBundle:
 
 
 def _parse_meta(data: bytes, where: str) -> dict[str, Any]:
-    try:
-        meta = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MedSegError(f"{where}: not valid JSON ({exc})") from None
+    meta = parse_json(data, where)
     problems = validate_meta(meta, where)
     if problems:
         raise MedSegError("invalid bundle:\n  " + "\n  ".join(problems))

@@ -151,6 +151,38 @@ def strict_json(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(strict_json_value(obj), indent=indent, sort_keys=False, allow_nan=False)
 
 
+def read_config_text(path: Path, what: str) -> str:
+    """The UTF-8 text of a JSON/YAML file, refused above the ``json_bytes`` limit before reading."""
+    from MedSegTrain import limits
+    from MedSegTrain.errors import MedSegError
+
+    try:
+        limits.check("json_bytes", Path(path).stat().st_size, f"{what} {path}")
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MedSegError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise MedSegError(f"{what} {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def parse_json(text: str | bytes, where: str) -> Any:
+    """Parse JSON ``text`` with the size limit, and a message (not a ``RecursionError``) for
+    nesting deeper than Python's parser goes."""
+    from MedSegTrain import limits
+    from MedSegTrain.errors import MedSegError
+
+    limits.check("json_bytes", len(text), where)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MedSegError(f"{where}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise MedSegError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise MedSegError(f"{where}: nested too deeply to be read (thousands of levels); "
+                          "this is not a file the tool wrote") from None
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented, strict JSON to ``path`` atomically."""
     write_text_atomic(Path(path), strict_json(obj) + "\n")

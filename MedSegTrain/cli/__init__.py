@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 from MedSegTrain import __version__
 from MedSegTrain.errors import MedSegError
+from MedSegTrain.limits import LIMITS, set_limit
+from MedSegTrain.limits import reset as reset_limits
 
 VERBS = ("phantoms", "train", "chain", "predict", "evaluate", "demo")
 
@@ -29,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"medsegtrain {__version__}")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=N",
+                        help="raise (or lower) a size limit checked before allocation: "
+                             + ", ".join(f"{name} (default {spec.default:,} {spec.unit})"
+                                         for name, spec in LIMITS.items())
+                             + "; repeatable; see docs/reliability.md")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
         importlib.import_module(f"MedSegTrain.cli.{verb}").register(sub)
@@ -41,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     json_progress = getattr(args, "progress", None) == "json"
     try:
+        reset_limits()  # main() may run several times in one process (tests, the Slicer module)
+        for assignment in args.limit:
+            set_limit(assignment)
         return int(args.handler(args) or 0)
     except MedSegError as exc:
         return _fail(args, f"medsegtrain {args.verb}: error: {exc}", json_progress)

@@ -14,12 +14,12 @@ An extra top-level ``regions`` {"WT": [1, 2, 3], ...} is read too (the phantoms 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from MedSegTrain.data.dataset import Case, Dataset, modality_from_channels, relative_to
 from MedSegTrain.errors import MedSegError
+from MedSegTrain.fileutil import parse_json, read_config_text
 
 IMAGE_ENDINGS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 
@@ -64,12 +64,7 @@ def read_dataset_json(path: Path) -> Dataset:
 
 
 def _load_json(json_path: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise MedSegError(f"{json_path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MedSegError(f"{json_path}: cannot be read ({exc})") from None
+    meta = parse_json(read_config_text(json_path, "dataset description"), str(json_path))
     if not isinstance(meta, dict):
         raise MedSegError(f"{json_path}: must hold a JSON object")
     return meta

@@ -21,7 +21,6 @@ as printed in the paper.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from MedSegTrain.errors import MedSegError
+from MedSegTrain.fileutil import parse_json, read_config_text
 
 
 @dataclass(frozen=True)
@@ -90,17 +90,16 @@ BRATS_MERGE_TABLE = MergeTable.from_grid(
 def load_merge_table(path: str | Path) -> MergeTable:
     """Read a merge table from a JSON or YAML file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MedSegError(f"{path}: cannot read the merge table ({exc.strerror or exc})") from None
+    text = read_config_text(path, "--merge-table")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 
             data = yaml.safe_load(text)
         else:
-            data = json.loads(text)
+            data = parse_json(text, f"--merge-table {path}")
+    except MedSegError:
+        raise
     except Exception as exc:
         raise MedSegError(f"{path}: not valid JSON/YAML ({exc})") from None
     return MergeTable.from_dict(data, str(path))

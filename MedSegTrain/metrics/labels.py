@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy import ndimage
 
+from MedSegTrain import limits
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.metrics.binary import metrics_in_box
 from MedSegTrain.metrics.masks import check_spacing
@@ -43,6 +44,7 @@ def compute_label_metrics(
     spacing_vec = check_spacing(spacing, pred.ndim)
     if labels is None:
         present = np.union1d(_values_present(pred), _values_present(ref))
+        limits.check("labels", len(present), "the label maps (distinct values)")
         labels = {str(int(value)): int(value) for value in present if value != 0}
     targets = {name: _values(f"label {name!r}", [value]) for name, value in labels.items() if value != 0}
     for name, values in (regions or {}).items():
@@ -94,11 +96,25 @@ def as_label_map(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def _values_present(labels: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(np.bincount(labels.ravel())) if labels.size else np.zeros(0, int)
+    """Distinct values: bincount for the usual small labels, unique for large ones (a bincount up to
+    a value of 2**31 would allocate gigabytes)."""
+    if not labels.size:
+        return np.zeros(0, int)
+    if int(labels.max()) < 65536:
+        return np.flatnonzero(np.bincount(labels.ravel()))
+    return np.unique(labels)
 
 
 def _boxes_by_value(labels: np.ndarray) -> dict[int, Box]:
-    """Bounding box of every non-zero value, one pass."""
+    """Bounding box of every non-zero value: one pass for the usual small labels; per present value
+    for large ones (``find_objects`` keeps a slot for every value up to the largest)."""
+    if labels.size and int(labels.max()) >= 65536:
+        boxes = {}
+        for value in _values_present(labels):
+            if value:
+                found = ndimage.find_objects((labels == value).astype(np.uint8))[0]
+                boxes[int(value)] = found
+        return boxes
     return {index + 1: box for index, box in enumerate(ndimage.find_objects(labels)) if box is not None}
 
 
@@ -123,8 +139,18 @@ def parse_labels(text: str) -> dict[str, int]:
             raise MedSegError(f"labels: {item!r} is not VALUE or NAME=VALUE with an integer VALUE") from None
         if number <= 0:
             raise MedSegError(f"labels: {item!r} must have a positive value (0 is background)")
-        result[name.strip() or str(number)] = number
+        key = name.strip() or str(number)
+        if key in result:
+            raise MedSegError(f"labels: the name {key!r} is given twice")
+        if number in result.values():
+            raise MedSegError(f"labels: the value {number} is given twice (as {_name_of(result, number)!r} "
+                              f"and {key!r}); each label needs its own value")
+        result[key] = number
     return result
+
+
+def _name_of(labels: dict[str, int], value: int) -> str:
+    return next(name for name, number in labels.items() if number == value)
 
 
 def parse_regions(text: str) -> dict[str, list[int]]:

@@ -13,11 +13,13 @@ not get staircase edges when strongly upsampled.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import SimpleITK as sitk
 
+from MedSegTrain import limits
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.io import Geometry, Volume
 
@@ -35,6 +37,8 @@ def spacing_geometry(geometry: Geometry, spacing: Sequence[float]) -> Geometry:
     size = [
         max(1, round(n * s / t)) for n, s, t in zip(geometry.size, geometry.spacing, spacing, strict=True)
     ]
+    limits.check("voxels", math.prod(size), f"resampling {geometry.size} voxels of "
+                 f"{tuple(round(s, 4) for s in geometry.spacing)} mm to {tuple(spacing)} mm")
     return _aligned(geometry, size, spacing)
 
 
@@ -43,6 +47,7 @@ def size_geometry(geometry: Geometry, size: Sequence[int]) -> Geometry:
     size = [int(v) for v in size]
     if len(size) != geometry.ndim or any(v < 1 for v in size):
         raise MedSegError(f"target size: needs {geometry.ndim} positive integers, got {size}")
+    limits.check("voxels", math.prod(size), f"target size {tuple(size)}")
     spacing = [n * s / t for n, s, t in zip(geometry.size, geometry.spacing, size, strict=True)]
     return _aligned(geometry, size, spacing)
 

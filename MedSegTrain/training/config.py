@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from MedSegTrain.errors import MedSegError
+from MedSegTrain.fileutil import parse_json, read_config_text
 
 RECIPE_DIR = Path(__file__).resolve().parent / "recipes"
 OPEN = "<open>"  # a dict whose content is passed through verbatim (network args, loss params ...)
@@ -340,18 +340,19 @@ def read_recipe(recipe: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MedSegError(f"recipe file {path}: cannot be read ({exc.strerror})") from None
+    text = read_config_text(path, "recipe file")
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(text)
+            data = parse_json(text, f"recipe file {path}")
         else:
             import yaml
 
             data = yaml.safe_load(text)
-    except Exception as exc:  # yaml and json raise several kinds
+    except MedSegError:
+        raise
+    except RecursionError:
+        raise MedSegError(f"recipe file {path}: nested too deeply to be read") from None
+    except Exception as exc:  # yaml raises several kinds
         raise MedSegError(
             f"recipe file {path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: "
             f"{str(exc).splitlines()[0]}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -134,7 +135,8 @@ def prepare_cases(
     spec_dict = {"spec": spec.to_dict(), "labels": sorted(int(v) for v in label_values)}
     lut = label_lut(label_values)
     folders = {c.case_id: Path(cache_dir) / f"{c.case_id}-{_case_key(c, spec_dict)}" for c in cases}
-    todo = [c for c in cases if not (folders[c.case_id] / "meta.json").exists()]
+    loaded = {c.case_id: _load_intact(c.case_id, folders[c.case_id]) for c in cases}
+    todo = [c for c in cases if loaded[c.case_id] is None]
     if progress is not None and todo:
         progress.task("preprocess", len(todo))
 
@@ -153,7 +155,23 @@ def prepare_cases(
         for _ in pool.map(run, todo):
             if progress is not None:
                 progress.advance(1)
-    return {c.case_id: _load_one(c.case_id, folders[c.case_id]) for c in cases}
+    return {c.case_id: loaded[c.case_id] or _load_one(c.case_id, folders[c.case_id]) for c in cases}
+
+
+def _load_intact(case_id: str, folder: Path) -> CachedCase | None:
+    """The cached case, or None when it is absent or damaged (a truncated ``.npy`` after a crash or
+    a full disk, a missing file): a damaged entry is removed, so the case is prepared again instead
+    of failing every later run."""
+    if not (folder / "meta.json").exists():
+        return None
+    try:
+        case = _load_one(case_id, folder)
+        if case.label is not None and case.label.shape != case.image.shape[1:]:
+            raise ValueError("image and label shapes differ")
+        return case
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
 
 
 def _crop(array: np.ndarray, start: Sequence[int], size: Sequence[int]) -> np.ndarray:
