@@ -17,6 +17,7 @@ import numpy as np
 
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import write_text_atomic
+from MedSegTrain.output_folder import LOCK, MARKER, claim_output_folder
 from MedSegTrain.progress import Progress
 from MedSegTrain.reporting.markdown import markdown_table, text_table
 
@@ -58,6 +59,9 @@ def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
 
     out = Path(options.out)
     _check_options(options)
+    claim = claim_output_folder(out, "demo")  # new or empty: a demo never mixes with other files
+    if any(p.name not in (MARKER, LOCK) for p in out.iterdir()):
+        raise MedSegError(f"--out {out}: holds an earlier demo run; choose a new folder (or delete it)")
     started = time.perf_counter()
     progress.log(f"[1/4] generating {options.train_cases} training and {options.test_cases} held-out "
                  f"{options.kind} phantoms in {out}")
@@ -90,10 +94,17 @@ def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
     progress.log("[4/4] writing the report")
     report = _write_report(out, options, rows, overlays, bundles, time.perf_counter() - started)
     header, table_rows = _summary(rows)
+    claim.release()
     return DemoResult(report=report, table=text_table(header, table_rows), rows=rows)
 
 
 def _check_options(options: DemoOptions) -> None:
+    """Every option, before the phantoms or the training (a bad --tta used to fail after minutes)."""
+    from MedSegTrain.inference.members import resolve_device
+    from MedSegTrain.inference.tta import tta_variants
+
+    tta_variants(options.tta)
+    resolve_device(options.device)
     if options.train_cases < 2 * options.folds:
         raise MedSegError(f"--train-cases {options.train_cases} is too few for {options.folds} folds "
                           f"(need at least {2 * options.folds})")
@@ -101,8 +112,8 @@ def _check_options(options: DemoOptions) -> None:
         raise MedSegError(f"--test-cases must be at least 1, got {options.test_cases}")
     if options.folds < 1:
         raise MedSegError(f"--folds must be at least 1, got {options.folds}")
-    if options.minutes <= 0:
-        raise MedSegError(f"--minutes must be positive, got {options.minutes}")
+    if not (0 < options.minutes < float("inf")):
+        raise MedSegError(f"--minutes must be positive (a finite number), got {options.minutes}")
 
 
 def _case_rows(case_id: str, pred: np.ndarray, ref: np.ndarray, spacing: tuple[float, ...],

@@ -69,11 +69,13 @@ def run(args: argparse.Namespace) -> int:
     from MedSegTrain.bundle import load_bundle
     from MedSegTrain.inference.ensemble import check_ensemble
     from MedSegTrain.inference.inputs import resolve_inputs
+    from MedSegTrain.inference.members import resolve_device
     from MedSegTrain.inference.tta import tta_variants
     from MedSegTrain.inference.uncertainty import check_measure
     from MedSegTrain.progress import Progress
 
     tta_variants(args.tta)
+    resolve_device(args.device)
     check_measure(args.uncertainty_measure)
     if args.batch_size < 1:
         raise MedSegError(f"--batch-size must be >= 1, got {args.batch_size}")

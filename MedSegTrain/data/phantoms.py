@@ -306,6 +306,32 @@ def _check_target(out_dir: Path) -> None:
     if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_phantom_dataset(out_dir):
         raise MedSegError(f"--out {out_dir}: folder exists and is not empty (and is not an earlier phantom "
                           "dataset); choose a new folder")
+    foreign = _foreign_files(out_dir) if out_dir.is_dir() else []
+    if foreign:
+        shown = ", ".join(foreign[:4]) + (" ..." if len(foreign) > 4 else "")
+        raise MedSegError(f"--out {out_dir}: this earlier phantom dataset also holds files the generator did "
+                          f"not write ({shown}); replacing it would delete them: move them or choose a "
+                          "new folder")
+
+
+def _foreign_files(folder: Path) -> list[str]:
+    """Paths under an earlier phantom dataset that its generation did not write (a user's notes, a
+    trained bundle): replacing the dataset must not delete them."""
+    try:
+        description = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+        spec = _kind(description["phantom"]["kind"])
+        n_train, n_test = int(description["numTraining"]), int(description["numTest"])
+    except (OSError, ValueError, TypeError, KeyError, MedSegError):
+        return ["dataset.json (not one the generator wrote)"]
+    ours = {"dataset.json"}
+    for index in range(n_train + n_test):
+        split = "Tr" if index < n_train else "Ts"
+        case_id = f"{spec['prefix']}_{index:03d}"
+        ours.add(f"labels{split}/{case_id}{FILE_ENDING}")
+        ours.update(f"images{split}/{case_id}_{c:04d}{FILE_ENDING}" for c in range(len(spec["channels"])))
+    folders = {"imagesTr", "labelsTr", "imagesTs", "labelsTs"}
+    found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+    return [name for name in found if name not in ours and name not in folders]
 
 
 def _is_phantom_dataset(folder: Path) -> bool:

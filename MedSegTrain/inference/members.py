@@ -35,9 +35,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     name = str(device)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    index = name[5:] if name.startswith("cuda:") else "0"
+    if name not in ("cpu", "cuda") and not (name.startswith("cuda:") and index.isdigit()):
+        raise MedSegError(f"--device must be auto, cpu or cuda[:N], got {name!r}")
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
         raise MedSegError(f"--device {name}: CUDA is not available on this machine (use cpu or auto)")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise MedSegError(f"--device must be auto, cpu or cuda[:N], got {name!r}") from None
+    if int(index) >= torch.cuda.device_count():
+        raise MedSegError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                          f"numbered from 0")
+    return torch.device(name)

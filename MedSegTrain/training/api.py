@@ -24,6 +24,7 @@ import numpy as np
 
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import write_json_atomic
+from MedSegTrain.output_folder import OutputClaim, claim_output_folder
 from MedSegTrain.progress import Progress
 from MedSegTrain.training import config as cfgmod
 from MedSegTrain.training.splits import Split, fixed_split, kfold_split, robustness_split, select_folds
@@ -89,14 +90,13 @@ def make_split(dataset: Any, config: Mapping[str, Any]) -> Split:
     return kfold_split(ids, s["n_folds"], s["test_fraction"], rng)
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise MedSegError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
+def _claim_out_dir(out_dir: Path, data: Path) -> OutputClaim:
+    """``out_dir`` new, empty or an earlier training run (also one from before the marker file), not
+    the dataset, and locked against a second training into it."""
+    def earlier_run(folder: Path) -> bool:
+        return (folder / "config.json").is_file() and (folder / "split.json").is_file()
+
+    return claim_output_folder(out_dir, "train", inputs=[data], recognise=earlier_run)
 
 
 def _load(data: Path) -> Any:
@@ -201,8 +201,7 @@ def train(
     ctx = from_environment(device)
     dev = resolve_device(device, ctx.local_rank)
     dataset = _load(Path(data))
-    if ctx.is_main:
-        _check_out_dir(out_dir)
+    claim = _claim_out_dir(out_dir, Path(data)) if ctx.is_main else None  # held until train() returns
     config = build_config(dataset, recipe, nested_overrides(overrides), dev.type, time_budget_minutes, folds)
     if config["training"]["threads"]:
         torch.set_num_threads(int(config["training"]["threads"]))
@@ -310,6 +309,8 @@ def train(
             )
         write_json_atomic(out_dir / "summary.json", summary)
     barrier(ctx)
+    if claim is not None:
+        claim.release()
     return bundles
 
 
