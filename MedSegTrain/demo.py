@@ -110,6 +110,8 @@ def _check_options(options: DemoOptions) -> None:
                           f"(need at least {2 * options.folds})")
     if options.test_cases < 1:
         raise MedSegError(f"--test-cases must be at least 1, got {options.test_cases}")
+    if options.seed < 0:
+        raise MedSegError(f"--seed must be a whole number >= 0, got {options.seed}")
     if options.folds < 1:
         raise MedSegError(f"--folds must be at least 1, got {options.folds}")
     if not (0 < options.minutes < float("inf")):

@@ -1,6 +1,9 @@
 """Atomic file output: write to a temporary name in the target folder, then rename.
 
-A crash or Ctrl-C never leaves a half-written result under the final name.
+A crash or Ctrl-C never leaves a half-written result under the final name. The private folders
+carry the writer's process id (``.<name>.pid<N>.<random>.tmp``): one left behind by a process that
+was killed outright (SIGKILL, power loss), which no handler can clean, is removed by the next write
+to the same name once that process is gone.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -25,12 +29,45 @@ def full_suffix(path: Path) -> str:
     return path.suffix
 
 
+def private_folder(final: Path) -> Path:
+    """A new private folder beside ``final`` for writing it, after removing the folders that dead
+    processes left for the same name."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_folders(final)
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}.pid{os.getpid()}.", suffix=".tmp", dir=final.parent))
+
+
+def _remove_stale_folders(final: Path) -> None:
+    pattern = re.compile(re.escape(f".{final.name}.pid") + r"(\d+)\.[^/]*\.tmp")
+    try:
+        siblings = list(final.parent.iterdir())
+    except OSError:
+        return
+    for sibling in siblings:
+        match = pattern.fullmatch(sibling.name)
+        if match and sibling.is_dir() and not _alive(int(match.group(1))):
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 @contextlib.contextmanager
 def atomic_output_dir(final_dir: Path) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``final_dir``; on success it replaces ``final_dir``."""
     final_dir = Path(final_dir)
     final_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.", suffix=".tmp", dir=final_dir.parent))
+    tmp = private_folder(final_dir)
     try:
         yield tmp
         if final_dir.exists():
@@ -53,15 +90,21 @@ def atomic_output_file(final_path: Path) -> Iterator[Path]:
     the header (MetaImage ``.mhd`` + ``.raw``) see the real file name; every file written into
     the private folder is renamed into place together on success.
     """
+    from MedSegTrain.errors import MedSegError
+
     final_path = Path(final_path)
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final_path.name}.", suffix=".tmp", dir=final_path.parent))
+    tmp_dir = None
     try:
+        tmp_dir = private_folder(final_path)
         yield tmp_dir / final_path.name
         for produced in tmp_dir.iterdir():
             os.replace(produced, final_path.parent / produced.name)
+    except OSError as exc:  # a full disk, a read-only folder: the run fails, naming the file
+        raise MedSegError(f"{final_path}: cannot be written ({exc.strerror or exc}; is the disk full or "
+                          "read-only?); nothing was written under this name") from None
     finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+        if tmp_dir is not None:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def _identity(path: Path) -> tuple:
@@ -106,7 +149,7 @@ def staged_outputs(finals: dict[str, Path]) -> Iterator[dict[str, Path]]:
         for key, final in finals.items():
             final = Path(final)
             final.parent.mkdir(parents=True, exist_ok=True)
-            folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+            folder = private_folder(final)
             folders.append(folder)
             staged[key] = folder / final.name
         yield staged

@@ -4,7 +4,8 @@ Each verb module exposes ``register(subparsers)`` (cheap: no torch import) which
 parser and sets ``handler=run``; ``run(args) -> int`` does the work. Errors the user can fix
 arrive as :class:`MedSegTrain.errors.MedSegError` and become ``medsegtrain <verb>: error: ...``
 with exit status 1; argparse usage errors exit with 2; nothing prints a traceback unless
-``--debug`` is given.
+``--debug`` is given. SIGINT (exit 130) and SIGTERM (exit 143) unwind like an error, so every
+temporary file is removed and no final file of the unfinished run is left.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from MedSegTrain import __version__
@@ -42,10 +45,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM as an exception (like KeyboardInterrupt for SIGINT): the default action kills the
+    process on the spot, leaving its temporary folders behind."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``medsegtrain`` with ``argv``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     json_progress = getattr(args, "progress", None) == "json"
     try:
         reset_limits()  # main() may run several times in one process (tests, the Slicer module)
@@ -56,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, f"medsegtrain {args.verb}: error: {exc}", json_progress)
     except KeyboardInterrupt:
         return _fail(args, f"medsegtrain {args.verb}: interrupted", json_progress, status=130)
+    except Terminated:
+        return _fail(args, f"medsegtrain {args.verb}: terminated (SIGTERM)", json_progress, status=143)
     except Exception as exc:  # the last line of defence against tracebacks
         if args.debug:
             raise

@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
     from MedSegTrain.metrics.labels import parse_labels, parse_regions
     from MedSegTrain.progress import Progress
 
+    if args.inf_value is not None and not (0 <= args.inf_value < float("inf")):
+        raise MedSegError(f"--inf-value is a distance in mm that replaces infinite ones: it must be a finite "
+                          f"number >= 0, got {args.inf_value}")
     metrics = _parse_metrics(args.metrics) + (["msd_2d"] if args.msd_2d else [])
     labels = parse_labels(args.labels) if args.labels else None
     regions = parse_regions(args.regions) if args.regions else None

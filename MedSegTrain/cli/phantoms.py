@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--cases", required=True, type=_count(1), metavar="N", help="training cases")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR",
                         help="output folder (new, empty, or an earlier phantom dataset to replace)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_count(0), default=0,
+                        help="random seed, a whole number >= 0 (default 0)")
     parser.add_argument("--test-cases", type=_count(0), default=0, metavar="N",
                         help="held-out cases in imagesTs/labelsTs (default 0)")
     parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar",

@@ -52,9 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--merge-bundle", action="append", metavar="B",
                         help="a second ensemble (repeat for several bundles): its label map is merged "
                              "with the --bundle ensemble's through --merge-table (BraTS B9)")
-    parser.add_argument("--merge-table", default="brats", metavar="brats|FILE",
+    parser.add_argument("--merge-table", metavar="brats|FILE",
                         help="how (label of --bundle, label of --merge-bundle) pairs become one label: "
-                             "'brats' (Henry et al. Table 1, labels 0/1/2/4; default) or a JSON/YAML "
+                             "'brats' (Henry et al. Table 1, labels 0/1/2/4; the default with "
+                             "--merge-bundle) or a JSON/YAML "
                              "table file (docs/inference.md)")
     parser.add_argument("--window", metavar="WIDTH,LEVEL",
                         help="window every bundle's input with this width and level instead of its own "
@@ -157,6 +158,9 @@ def _merge_plan(args: argparse.Namespace, bundles: list) -> tuple[list, object] 
     from MedSegTrain.inference.merge import BRATS_MERGE_TABLE, load_merge_table
 
     if not args.merge_bundle:
+        if args.merge_table is not None:
+            raise MedSegError("--merge-table says how two ensembles' label maps are merged; it needs "
+                              "--merge-bundle (the second ensemble)")
         return None
     if args.probabilities or args.uncertainty:
         raise MedSegError("--probabilities/--uncertainty describe one ensemble; they cannot be combined "
@@ -167,7 +171,7 @@ def _merge_plan(args: argparse.Namespace, bundles: list) -> tuple[list, object] 
         if bundle.labels != labels:
             raise MedSegError(f"--merge-bundle {bundle.path}: labels {bundle.labels} differ from the "
                               f"--bundle ensemble's {labels}")
-    if args.merge_table == "brats":
+    if args.merge_table in (None, "brats"):
         unknown = sorted(set(labels.values()) - {0, 1, 2, 4})
         if unknown:
             raise MedSegError(f"--merge-table brats: Henry et al.'s table is for labels 0, 1, 2, 4; "

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -261,6 +262,8 @@ def generate_phantom_dataset(kind: str, n_cases: int, out_dir: str | Path, seed:
                 for c, channel in enumerate(channels):
                     write_image(channel, tmp / f"images{split}" / f"{case_id}_{c:04d}{FILE_ENDING}")
                 write_image(label, tmp / f"labels{split}" / f"{case_id}{FILE_ENDING}")
+                if index == 0:
+                    _check_free_space(tmp, n_cases + n_test, out_dir)
                 progress.advance(1, message=case_id)
             write_json_atomic(tmp / "dataset.json", _description(kind, spec, n_cases, n_test, seed))
     except OSError as exc:
@@ -312,6 +315,17 @@ def _check_target(out_dir: Path) -> None:
         raise MedSegError(f"--out {out_dir}: this earlier phantom dataset also holds files the generator did "
                           f"not write ({shown}); replacing it would delete them: move them or choose a "
                           "new folder")
+
+
+def _check_free_space(folder: Path, n_total: int, out_dir: Path) -> None:
+    """After the first case: refuse a dataset the disk cannot hold, before filling it (an unbounded
+    ``--cases`` used to fill the disk and leave gigabytes in a hidden folder)."""
+    per_case = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    needed = per_case * (n_total - 1) * 1.1
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise MedSegError(f"--out {out_dir}: {n_total} cases need about {needed / 2**30:.2f} GiB more but "
+                          f"only {free / 2**30:.2f} GiB are free there; use fewer --cases or another disk")
 
 
 def _foreign_files(folder: Path) -> list[str]:

@@ -1,7 +1,9 @@
 """Dataset validation: every problem in one list, so users fix them all in one pass.
 
-Headers are read without voxels (``read_header``); only label maps are read in full, to check
-their values against the declared labels.
+Headers are read without voxels (``read_header``, which also refuses files shorter than their
+header); label maps are read in full, to check their values against the declared labels, and so
+are floating-point images, whose NaN or infinite voxels would otherwise reach training. Cases
+must agree on 2D vs 3D, and voxel spacings must be physically plausible.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import numpy as np
 from MedSegTrain.data.dataset import Case, Dataset
 from MedSegTrain.data.loading import GEOMETRY_TOLERANCE
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.io import Geometry, ImageHeader, read_header, read_image, same_voxel_centres
+from MedSegTrain.io import Geometry, ImageHeader, read_channels, read_header, read_image, same_voxel_centres
 from MedSegTrain.progress import Progress
+
+SPACING_RANGE_MM = (1e-3, 1e4)
 
 
 def validate_dataset(dataset: Dataset, check_label_values: bool = True,
@@ -35,17 +39,29 @@ def validate_dataset(dataset: Dataset, check_label_values: bool = True,
     cases = [(case, True) for case in dataset.training] + [(case, False) for case in dataset.test]
     if progress is not None:
         progress.task("validating", len(cases))
+    dims: dict[str, int] = {}
     for case, needs_label in cases:
-        problems.extend(_case_problems(case, dataset, needs_label, declared, check_label_values))
+        problems.extend(_case_problems(case, dataset, needs_label, declared, check_label_values, dims))
         if progress is not None:
             progress.advance(1, message=case.case_id)
     if progress is not None:
         progress.close()
-    return problems
+    return problems + _dimension_problems(dims)
+
+
+def _dimension_problems(dims: dict[str, int]) -> list[str]:
+    """Cases whose images are 2D among 3D ones (or the reverse): one model cannot take both."""
+    counts = Counter(dims.values())
+    if len(counts) < 2:
+        return []
+    usual = counts.most_common(1)[0][0]
+    return [f"case {case_id}: its image is {ndim}D but {counts[usual]} other case(s) are {usual}D; "
+            "every case of a dataset needs the same number of dimensions"
+            for case_id, ndim in dims.items() if ndim != usual]
 
 
 def _case_problems(case: Case, dataset: Dataset, needs_label: bool, declared: set[int],
-                   check_values: bool) -> list[str]:
+                   check_values: bool, dims: dict[str, int]) -> list[str]:
     problems: list[str] = []
     where = f"case {case.case_id}"
     if not case.images:
@@ -53,10 +69,13 @@ def _case_problems(case: Case, dataset: Dataset, needs_label: bool, declared: se
     headers: list[ImageHeader] = []
     for path in case.images:
         header, problem = _header(path, where, "image")
+        problem = problem or _spacing_problem(header, where) or _voxel_problem(header, where)
         if problem:
             problems.append(problem)
         elif header is not None:
             headers.append(header)
+    if headers:
+        dims[case.case_id] = headers[0].geometry.ndim
     if len(headers) == len(case.images):
         n_channels = sum(h.n_channels for h in headers)
         if n_channels != dataset.n_channels:
@@ -85,6 +104,28 @@ def _case_problems(case: Case, dataset: Dataset, needs_label: bool, declared: se
     if check_values:
         problems.extend(_label_value_problems(case.label, where, declared))
     return problems
+
+
+def _spacing_problem(header: ImageHeader | None, where: str) -> str | None:
+    """Spacings outside 1 µm .. 10 m are a broken header (pixdim 1e30 asks for 1e34 voxels later)."""
+    if header is None:
+        return None
+    spacing = header.geometry.spacing
+    if all(SPACING_RANGE_MM[0] <= s <= SPACING_RANGE_MM[1] for s in spacing):
+        return None
+    return (f"{where}: image file {header.path} has voxel spacing {spacing} mm, outside the plausible "
+            f"{SPACING_RANGE_MM[0]:g}..{SPACING_RANGE_MM[1]:g} mm; its header is broken")
+
+
+def _voxel_problem(header: ImageHeader | None, where: str) -> str | None:
+    """Floating-point images are read in full: a NaN or infinite voxel is refused by the reader."""
+    if header is None or "float" not in header.pixel_type.lower():
+        return None
+    try:
+        read_channels(header.path)
+    except MedSegError as exc:
+        return f"{where}: image file is unusable: {exc}"
+    return None
 
 
 def _header(path: Path, where: str, role: str) -> tuple[ImageHeader | None, str | None]:

@@ -51,5 +51,5 @@ def get_network(name: str, **kwargs: Any) -> nn.Module:
         raise MedSegError(f"network {name!r}: {exc}") from None
     try:
         return factory(**kwargs)
-    except (ValueError, AssertionError) as exc:
-        raise MedSegError(f"network {name!r} with {kwargs}: {exc}") from None
+    except (ValueError, AssertionError, RuntimeError, TypeError) as exc:
+        raise MedSegError(f"network.args of {name!r} {kwargs}: cannot build the network ({exc})") from None

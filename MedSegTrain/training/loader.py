@@ -144,8 +144,10 @@ def prepare_cases(
         folders[case.case_id].mkdir(parents=True, exist_ok=True)
         try:
             _prepare_one(case, spec, folders[case.case_id], lut)
-        except MedSegError:
-            raise
+        except MedSegError as exc:
+            if str(case.images[0]) in str(exc):
+                raise
+            raise MedSegError(f"case '{case.case_id}' ({case.images[0]}): {exc}") from None
         except Exception as exc:
             raise MedSegError(
                 f"case '{case.case_id}' ({case.images[0]}): preprocessing failed: {type(exc).__name__}: {exc}"

@@ -216,7 +216,7 @@ def run_chain(
         stages[stage_name(k)] = previous = bundle
         held_out.append(Split.from_dict(_read_json(out_dir / f"stage_{k}" / "split.json")).test)
     if merged_baseline:
-        manifest = merged_manifest(sites, out_dir / "merged" / "manifest.csv", exclude=held_out)
+        manifest = merged_manifest(sites, out_dir / "merged_manifest.csv", exclude=held_out)
         extra = copy.deepcopy(base)
         cfgmod.set_path(extra, "split.test_fraction", 0.0)  # the sites' test cases are already out
         _log(progress, f"transfer chain: {MERGED} baseline trains on {manifest}")

@@ -119,7 +119,7 @@ def test_merged_manifest_lists_every_non_test_case_once(chain: dict[str, Any], s
     from MedSegTrain.data import load_dataset
 
     out = chain["out"]
-    merged = load_dataset(out / "merged" / "manifest.csv")
+    merged = load_dataset(out / "merged_manifest.csv")
     counts = Counter(c.case_id for c in merged.training)
     expected, tests = set(), set()
     for k, site in enumerate(sites):
