@@ -143,6 +143,8 @@ def staged_outputs(finals: dict[str, Path]) -> Iterator[dict[str, Path]]:
     """Temporary paths (same file names, private folders beside each final path) for outputs that
     belong together: they get their final names only when every one was written, so a run that
     fails half-way (a full disk at the second file) leaves none of them."""
+    from MedSegTrain.errors import MedSegError
+
     folders: list[Path] = []
     staged: dict[str, Path] = {}
     try:
@@ -152,7 +154,13 @@ def staged_outputs(finals: dict[str, Path]) -> Iterator[dict[str, Path]]:
             folder = private_folder(final)
             folders.append(folder)
             staged[key] = folder / final.name
-        yield staged
+        try:
+            yield staged
+        except MedSegError as exc:  # name the file the user asked for, not its staging place
+            message = str(exc)
+            for key, path in staged.items():
+                message = message.replace(str(path), str(finals[key]))
+            raise MedSegError(message) from None
         for key, final in finals.items():
             for produced in staged[key].parent.iterdir():  # side files too (.mhd + .raw)
                 os.replace(produced, Path(final).parent / produced.name)

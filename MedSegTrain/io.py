@@ -21,6 +21,7 @@ order (a flipped or permuted axis) onto a reference grid without interpolation.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,16 +220,18 @@ def read_header(path: str | Path) -> ImageHeader:
     return ImageHeader(path, geometry, n_channels, pixel_type, dim)
 
 
-def read_image(path: str | Path, series_uid: str | None = None) -> Volume:
+def read_image(path: str | Path, series_uid: str | None = None, non_finite: float | None = None) -> Volume:
     """Read a scalar 2D/3D image file or a DICOM series folder.
 
     A folder holding several DICOM series gives the one with the most files (with a warning
     naming the choice) unless ``series_uid`` selects one. 4D and multi-component files raise
-    :class:`MedSegError`; use :func:`read_channels` for them.
+    :class:`MedSegError`; use :func:`read_channels` for them. NaN or infinite voxels are refused,
+    or replaced by ``non_finite`` when given (with a warning saying how many).
     """
     path = Path(path)
     if path.is_dir():
-        return Volume.from_sitk(read_dicom_series(path, series_uid), str(path))
+        return Volume.from_sitk(_non_finite_handled(read_dicom_series(path, series_uid), path, non_finite),
+                                str(path))
     reader = _file_reader(path)
     _read_information(reader, path)
     dim, components = reader.GetDimension(), reader.GetNumberOfComponents()
@@ -236,21 +239,21 @@ def read_image(path: str | Path, series_uid: str | None = None) -> Volume:
         what = f"a 4D image of size {reader.GetSize()}" if dim == 4 else f"a {components}-component image"
         raise MedSegError(f"{path}: is {what}; a scalar 2D/3D image is needed here "
                           "(read_channels() splits multi-channel files)")
-    return Volume.from_sitk(_execute(reader, path), str(path))
+    return Volume.from_sitk(_execute(reader, path, non_finite), str(path))
 
 
-def read_channels(path: str | Path) -> list[Volume]:
+def read_channels(path: str | Path, non_finite: float | None = None) -> list[Volume]:
     """Read an image and split it into scalar 3D channels.
 
     A 4D file (MSD style, channels on the fourth axis) or a multi-component file gives one
-    volume per channel; a scalar file gives a one-element list.
+    volume per channel; a scalar file gives a one-element list. ``non_finite`` as in :func:`read_image`.
     """
     path = Path(path)
     if path.is_dir():
-        return [read_image(path)]
+        return [read_image(path, non_finite=non_finite)]
     reader = _file_reader(path)
     _read_information(reader, path)
-    image = _execute(reader, path)
+    image = _execute(reader, path, non_finite)
     if image.GetNumberOfComponentsPerPixel() > 1:
         return [Volume.from_sitk(sitk.VectorIndexSelectionCast(image, c), f"{path} channel {c}")
                 for c in range(image.GetNumberOfComponentsPerPixel())]
@@ -378,25 +381,37 @@ def _read_information(reader: sitk.ImageFileReader, path: Path) -> None:
     check_complete(path)
 
 
-def _execute(reader: sitk.ImageFileReader, path: Path) -> sitk.Image:
+def _execute(reader: sitk.ImageFileReader, path: Path, non_finite: float | None = None) -> sitk.Image:
     try:
         image = reader.Execute()
     except RuntimeError as exc:
         raise MedSegError(f"{path}: cannot read the image ({_first_line(exc)})") from None
-    _refuse_non_finite(image, path)
-    return image
+    return _non_finite_handled(image, path, non_finite)
 
 
-def _refuse_non_finite(image: sitk.Image, path: Path) -> None:
+def _non_finite_handled(image: sitk.Image, path: Path, replacement: float | None) -> sitk.Image:
     """NaN or infinite voxels are refused: one of them turns a z-score or a min-max normalisation into
-    NaN everywhere, and the model then predicts background for the whole volume without a word."""
+    NaN everywhere, and the model then predicts background for the whole volume without a word. With
+    an explicit ``replacement`` they become that value instead, and a warning says how many."""
     array = sitk.GetArrayViewFromImage(image)
     if not np.issubdtype(array.dtype, np.floating):
-        return
-    bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-    if bad:
+        return image
+    finite = np.isfinite(array)
+    bad = int(array.size - np.count_nonzero(finite))
+    if not bad:
+        return image
+    if replacement is None:
         raise MedSegError(f"{path}: {bad} voxel(s) are NaN or infinite; fix or mask them before use "
-                          "(an image needs finite intensities everywhere)")
+                          "(an image needs finite intensities everywhere), or give a replacement value "
+                          "(predict --replace-non-finite V)")
+    if not math.isfinite(replacement):
+        raise MedSegError(f"--replace-non-finite must be a finite number, got {replacement}")
+    fixed = np.where(finite, array, np.asarray(replacement, dtype=array.dtype))
+    out = sitk.GetImageFromArray(fixed, isVector=image.GetNumberOfComponentsPerPixel() > 1)
+    out.CopyInformation(image)
+    warnings.warn(f"{path}: replaced {bad} NaN or infinite voxel(s) by {replacement:g}", UserWarning,
+                  stacklevel=4)
+    return out
 
 
 def _sub_direction(direction: tuple[float, ...], dim: int, keep: int) -> tuple[float, ...]:

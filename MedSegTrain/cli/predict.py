@@ -60,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--window", metavar="WIDTH,LEVEL",
                         help="window every bundle's input with this width and level instead of its own "
                              "preset (the window shown on screen; the Slicer module's 'clip' option)")
+    parser.add_argument("--replace-non-finite", type=float, metavar="V",
+                        help="replace NaN or infinite input voxels by V (and say how many) instead of "
+                             "refusing the image")
     parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
                         help="progress display: bar for people, json lines for the Slicer module")
     parser.set_defaults(handler=run)
@@ -78,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     tta_variants(args.tta)
     resolve_device(args.device)
     check_measure(args.uncertainty_measure)
+    if args.replace_non_finite is not None and not abs(args.replace_non_finite) < float("inf"):
+        raise MedSegError(f"--replace-non-finite must be a finite number, got {args.replace_non_finite}")
     if args.batch_size < 1:
         raise MedSegError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.overlap is not None and not 0 <= args.overlap < 1:
@@ -132,7 +137,7 @@ def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[st
     from MedSegTrain.inference.predictor import predict_volume
     from MedSegTrain.io import write_image
 
-    channels = case.read()
+    channels = case.read(args.replace_non_finite)
     common = {"tta": args.tta, "device": args.device, "progress": progress, "overlap": args.overlap,
               "batch_size": args.batch_size, "precision": args.precision}
     prediction = predict_volume(

@@ -27,13 +27,14 @@ class InputCase:
     n_channels: int
     suffix: str
 
-    def read(self) -> list:
-        """The channels as :class:`MedSegTrain.io.Volume` objects."""
+    def read(self, non_finite: float | None = None) -> list:
+        """The channels as :class:`MedSegTrain.io.Volume` objects (``non_finite``: the value that
+        replaces NaN/infinite voxels, which are otherwise refused)."""
         from MedSegTrain.io import read_channels, read_image
 
         if len(self.paths) == 1:
-            return read_channels(self.paths[0])
-        return [read_image(p) for p in self.paths]
+            return read_channels(self.paths[0], non_finite)
+        return [read_image(p, non_finite=non_finite) for p in self.paths]
 
 
 def is_image_file(path: Path) -> bool:
