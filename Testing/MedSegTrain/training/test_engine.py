@@ -131,10 +131,35 @@ def test_swa_weights_are_the_mean_of_the_snapshots(blob_cases: list, tmp_path: P
 
 
 def test_autocast_choices() -> None:
+    """CPU ``auto`` is float32 (reproducible); bf16 only when asked. Kills 'auto -> bf16 on CPU'."""
     cpu = torch.device("cpu")
     assert autocast_dtype("none", cpu) is None
-    native = "avx512_bf16" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
-    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
+    assert autocast_dtype("auto", cpu) is None
     assert autocast_dtype("bf16", cpu) is torch.bfloat16
     with pytest.raises(MedSegError, match="fp16 needs a CUDA device"):
         autocast_dtype("fp16", cpu)
+
+
+def test_two_default_trainings_with_one_seed_give_identical_weights(
+    blob_cases: list, tmp_path: Path, tiny, make_job
+) -> None:
+    """Issue 17.5: the default settings (``training.amp = auto``, threads unset) are reproducible."""
+    config = tiny(training={"epochs": 2, "iterations_per_epoch": 3})
+    assert config["training"]["amp"] == "auto" and config["training"]["threads"] is None
+    runs = [FoldTrainer(make_job(config, blob_cases[:2], blob_cases[2:3], tmp_path / n)).run() for n in "ab"]
+    assert runs[0].weights.keys() == runs[1].weights.keys()
+    for key, value in runs[0].weights.items():
+        assert torch.equal(value, runs[1].weights[key]), key
+
+
+def test_nan_in_the_first_epoch_says_no_checkpoint_was_saved(
+    blob_cases: list, tmp_path: Path, tiny, make_job
+) -> None:
+    """The message named ``checkpoint/last.pt`` although nothing had been saved yet (issue 17.5)."""
+    config = tiny(training={"epochs": 2, "iterations_per_epoch": 2})
+    trainer = FoldTrainer(make_job(config, blob_cases[:2], blob_cases[2:3], tmp_path))
+    trainer.loss_fn = lambda out, target: out.sum() * float("nan")
+    with pytest.raises(MedSegError, match="training loss became nan at epoch 1") as raised:
+        trainer.run()
+    assert "No checkpoint was saved yet" in str(raised.value) and "last.pt" not in str(raised.value)
+    assert not (tmp_path / "checkpoint" / LAST).exists()
