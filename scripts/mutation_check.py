@@ -8,7 +8,7 @@ Unmutated, every selected test must pass first (``--no-baseline`` skips that che
 would mean nothing.
 
     python scripts/mutation_check.py                    # every mutation, one at a time
-    python scripts/mutation_check.py --only stats-      # ids starting with stats-
+    python scripts/mutation_check.py --only stats-,io-  # ids starting with stats- or io-
     python scripts/mutation_check.py --jobs 2 --report docs/mutation_report.md
 
 A tool for whoever changes the tests, not part of ``make test`` (a full run takes minutes). Run it
@@ -171,13 +171,15 @@ def report(outcomes: list[Outcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", type=Path, default=DEFAULT_LIST, help="the mutation list (YAML)")
-    parser.add_argument("--only", default="", help="run the mutations whose id starts with this")
+    parser.add_argument("--only", default="", help="run the mutations whose id starts with one of these "
+                        "comma-separated prefixes")
     parser.add_argument("--jobs", type=int, default=1, help="mutations run side by side (one copy each)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutation's tests")
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run")
     parser.add_argument("--report", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
-    mutations = [m for m in load_mutations(args.list) if m.id.startswith(args.only)]
+    prefixes = tuple(args.only.split(","))
+    mutations = [m for m in load_mutations(args.list) if m.id.startswith(prefixes)]
     if not mutations:
         raise SystemExit(f"mutation check: no mutation id starts with {args.only!r}")
     with tempfile.TemporaryDirectory(prefix="medseg-mutation-") as scratch:

@@ -414,7 +414,8 @@ def test_non_finite_voxels_are_refused_with_the_file_and_count(tmp_path, bad, su
 def test_4d_and_vector_channels_keep_an_oblique_direction(tmp_path: Path) -> None:
     """The channels of an oblique 4D file and of an oblique vector file sit where SimpleITK's own
     3D extraction puts them. With an identity direction a reversed or transposed sub-direction went
-    unnoticed; the rotation here is not symmetric, so both mutations give other physical points."""
+    unnoticed; the rotation here is not symmetric, so both mutations give other physical points
+    (``io-4d-direction-reversed``, ``io-4d-direction-transposed``)."""
     rng = np.random.default_rng(4)
     frames = [rng.normal(size=(3, 4, 5)).astype(np.float32) for _ in range(2)]
     image4 = sitk.JoinSeries([sitk.GetImageFromArray(f) for f in frames])

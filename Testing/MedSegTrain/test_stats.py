@@ -59,7 +59,8 @@ def test_rank_sum_is_the_normal_approximation():
 
 def test_holm_bonferroni_by_hand():
     """Unsorted input, no ties among the results. Kills: values returned in sorted order, scaled by
-    (j + 1) instead of (m - j), no running maximum, no cap at 1."""
+    (j + 1) instead of (m - j), no running maximum, no cap at 1 (``stats-holm-sorted-order``,
+    ``stats-holm-scale``)."""
     # sorted 0.001 (#1), 0.012 (#3), 0.04 (#0), 0.3 (#2) scaled by 4, 3, 2, 1: 0.004, 0.036, 0.08, 0.3
     np.testing.assert_allclose(stats.holm_bonferroni([0.04, 0.001, 0.3, 0.012]), [0.08, 0.004, 0.3, 0.036])
     # sorted 0.01, 0.03, 0.04, 0.5 scaled by 4, 3, 2, 1: 0.04, 0.09, 0.08 -> 0.09 (monotone), 0.5

@@ -163,7 +163,8 @@ def test_surface_distances_use_the_spacing_in_array_order():
     Each box is two slices deep, so every voxel is on its surface: the 8 voxels of each box's
     unshared column are 0.5 mm (one x step) from the other box, the other 24 at 0 ->
     HD95 = HD = 0.5 mm, MSD = 16 x 0.5 / 64 = 0.125 mm. Spacing passed in (x, y, z) instead of
-    (z, y, x) gives 3 mm and 0.75 mm — wrong distances a clinician would read on anisotropic scans."""
+    (z, y, x) gives 3 mm and 0.75 mm — wrong distances a clinician would read on anisotropic scans
+    (mutation ``slicer-compare-spacing-xyz``)."""
     ref = np.zeros((4, 10, 10), np.uint8)
     ref[1:3, 2:6, 2:6] = 1
     pred = np.zeros_like(ref)

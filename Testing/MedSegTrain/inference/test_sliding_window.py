@@ -27,7 +27,7 @@ def test_sliding_grid_by_hand():
 
 def test_sliding_grid_with_an_asymmetric_overlap():
     """Overlap 0.25: step int(4 x 0.75) = 3 (the mutation 'step from the overlap' gives step 1, and
-    0.5 hides it because 0.5 = 1 - 0.5)."""
+    0.5 hides it because 0.5 = 1 - 0.5; mutation ``infer-window-step-from-overlap``)."""
     # y: 10 voxels -> starts 0, 3, 6 (6 + 4 = 10); x: 11 voxels -> 0, 3, 6, then 9 moved back to 7
     plan = plan_windows((4, 10, 11), "sliding_window", (4, 4, 4), overlap=0.25)
     assert _starts(plan, 1) == [0, 3, 6]

@@ -66,7 +66,8 @@ def test_a_single_2d_slice_is_accepted():
 
 
 def test_a_plus_shape_uses_the_8_neighbour_surface():
-    """Squares have the same 4- and 8-neighbour surfaces; a plus does not. Kills: 4-neighbour surfaces.
+    """Squares have the same 4- and 8-neighbour surfaces; a plus does not. Kills: 4-neighbour surfaces
+    (``metrics-inslice-4-neighbour``).
     Ref = plus (centre (2, 2) and its four arms), pred = the centre pixel alone.
     8-neighbour: the centre has background diagonals, so it is on ref's surface: D_PR = [0],
     D_RP = [1, 1, 1, 1, 0] -> (0 + 4) / 6. (4-neighbour: centre interior, D_PR = [1], D_RP = four 1s -> 1.)"""

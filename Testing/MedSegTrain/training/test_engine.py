@@ -162,7 +162,8 @@ def test_best_weights_are_restored_for_each_best_metric(
     blob_cases: list, tmp_path: Path, tiny, make_job, metric: str, best: int
 ) -> None:
     """Four validations, best in the middle. Kills: best never restored (last epoch returned),
-    ``best_metric=loss`` keeping the highest loss, the comparison reversed, scoring by the wrong key."""
+    ``best_metric=loss`` keeping the highest loss, the comparison reversed, scoring by the wrong key
+    (mutations ``train-best-not-restored``, ``train-best-loss-highest``)."""
     config = tiny(training={"epochs": 4, "iterations_per_epoch": 1, "val_every": 1, "best_metric": metric})
     trainer = FoldTrainer(make_job(config, blob_cases[:2], blob_cases[2:3], tmp_path))
     seen = _scripted(trainer, SCRIPT)
@@ -189,7 +190,8 @@ def test_without_restore_best_the_last_weights_are_kept(
 
 def test_best_weights_survive_a_resume(blob_cases: list, tmp_path: Path, tiny, make_job) -> None:
     """Paused after the best epoch (2), resumed for epochs 3-4: the bundle still holds epoch 2.
-    Kills: ``best.pt`` not reloaded on resume (the resumed run would return epoch 4's weights)."""
+    Kills: ``best.pt`` not reloaded on resume (the resumed run would return epoch 4's weights;
+    ``train-best-not-reloaded-on-resume``)."""
     config = tiny(training={"epochs": 4, "iterations_per_epoch": 1, "val_every": 1})
     first = FoldTrainer(make_job(config, blob_cases[:2], blob_cases[2:3], tmp_path, stop_after_epochs=2))
     seen = _scripted(first, SCRIPT)
@@ -217,7 +219,8 @@ def test_cosine_reaches_its_minimum_over_the_main_epochs_when_swa_follows(
     blob_cases: list, tmp_path: Path, tiny, make_job
 ) -> None:
     """Progress counts the main epochs only (3 x 4 steps), not the SWA epochs after them.
-    Kills: progress over main + SWA epochs (the cosine would stop at 11/20 of its way)."""
+    Kills: progress over main + SWA epochs (``train-cosine-over-swa-epochs``: the cosine would stop at
+    11/20 of its way)."""
     base, low = 3e-3, 1e-4
     config = tiny(
         training={"epochs": 3, "iterations_per_epoch": 4},
@@ -236,7 +239,8 @@ def test_swa_snapshots_on_every_third_epoch_of_each_cycle(
 ) -> None:
     """B7 timing with a snapshot period that is neither 1 nor the cycle: 2 cycles x 4 epochs, every 3rd
     epoch of a cycle -> SWA epochs 3 and 7 (global 1-based epochs 5 and 9 after 2 main epochs).
-    Kills: snapshots every epoch, off by one (epochs 4, 8 or 1, 4, 5, 8), counted over the phase."""
+    Kills: snapshots every epoch, off by one (epochs 4, 8 or 1, 4, 5, 8), counted over the phase
+    (``train-swa-snapshot-off-by-one``, ``train-swa-snapshot-over-phase``)."""
     config = tiny(
         training={"epochs": 2, "iterations_per_epoch": 1},
         swa={"enabled": True, "cycles": 2, "cycle_epochs": 4, "snapshot_every": 3},
@@ -279,7 +283,8 @@ def test_resume_inside_the_swa_phase_reaches_the_same_average(
 def test_time_budget_on_a_fake_clock(blob_cases: list, tmp_path: Path, tiny, make_job, fake_clock) -> None:
     """0.1 s per clock reading, budget 6 s: the loop stops inside the budget (less the last validation's
     time), validates at the stop, and the poly schedule has decayed by time, not by the 5000 planned steps.
-    Kills: the budget ignored by the schedule (rate stays ~base), no validation at the stop."""
+    Kills: the budget ignored by the schedule (rate stays ~base), no validation at the stop
+    (``train-schedule-ignores-budget``, ``train-no-validation-at-budget-stop``)."""
     clock = fake_clock(0.1)
     base = 3e-3
     config = tiny(training={"epochs": 1000, "iterations_per_epoch": 5, "val_every": 1000},

@@ -121,7 +121,8 @@ def test_a_retraining_fold_shares_its_time_budget(tmp_path: Path, blob_writer: A
     """With --time-budget the first run gets half the fold's time and the retrain what is left.
 
     On a fake clock (0.25 s per reading), so the result does not depend on how busy the machine is;
-    it failed under load when it read the wall clock. Kills 'the retrain gets the whole fold budget'.
+    it failed under load when it read the wall clock. Kills 'the retrain gets the whole fold budget'
+    (mutation ``train-retrain-gets-whole-budget``).
     """
     import torch
 
