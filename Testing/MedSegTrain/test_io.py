@@ -409,3 +409,37 @@ def test_non_finite_voxels_are_refused_with_the_file_and_count(tmp_path, bad, su
         read_image(path)
     with pytest.raises(MedSegError, match="NaN or infinite"):
         read_channels(path)
+
+
+def test_4d_and_vector_channels_keep_an_oblique_direction(tmp_path: Path) -> None:
+    """The channels of an oblique 4D file and of an oblique vector file sit where SimpleITK's own
+    3D extraction puts them. With an identity direction a reversed or transposed sub-direction went
+    unnoticed; the rotation here is not symmetric, so both mutations give other physical points
+    (``io-4d-direction-reversed``, ``io-4d-direction-transposed``)."""
+    rng = np.random.default_rng(4)
+    frames = [rng.normal(size=(3, 4, 5)).astype(np.float32) for _ in range(2)]
+    image4 = sitk.JoinSeries([sitk.GetImageFromArray(f) for f in frames])
+    d4 = np.eye(4)
+    d4[:3, :3] = np.asarray(OBLIQUE).reshape(3, 3)
+    image4.SetDirection(tuple(d4.ravel()))
+    image4.SetSpacing((*SPACING, 1.0))
+    image4.SetOrigin((*ORIGIN, 0.0))
+    path4 = tmp_path / "oblique_4d.nii.gz"
+    sitk.WriteImage(image4, str(path4))
+    vector = sitk.GetImageFromArray(np.stack(frames, axis=-1), isVector=True)
+    vector.SetDirection(OBLIQUE)
+    vector.SetSpacing(SPACING)
+    vector.SetOrigin(ORIGIN)
+    path_v = tmp_path / "oblique_vector.mha"
+    sitk.WriteImage(vector, str(path_v))
+
+    stored = sitk.ReadImage(str(path4))  # NIfTI keeps the direction to float32 precision
+    indices = np.array([[0, 0, 0], [4, 0, 0], [0, 3, 0], [0, 0, 2], [4, 3, 2]], dtype=float)
+    for path, ref3d in ((path4, sitk.Extract(stored, (*stored.GetSize()[:3], 0), (0, 0, 0, 1))),
+                        (path_v, sitk.VectorIndexSelectionCast(vector, 1))):
+        channel = read_channels(path)[1]
+        np.testing.assert_array_equal(channel.array, frames[1])
+        expected = [ref3d.TransformContinuousIndexToPhysicalPoint(tuple(i)) for i in indices]
+        np.testing.assert_allclose(channel.geometry.index_to_physical(indices), expected, atol=1e-4)
+    header = read_header(path4).geometry
+    np.testing.assert_allclose(header.direction, OBLIQUE, atol=1e-6)

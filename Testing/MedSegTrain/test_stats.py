@@ -23,9 +23,9 @@ def test_wilcoxon_signed_rank_by_hand():
     assert result.p_value == pytest.approx(scipy_stats.wilcoxon(a, b).pvalue)
     assert result.rank_biserial == pytest.approx(13 / 15)
     assert result.mean_difference == pytest.approx(0.78)
-    d = np.array([-0.1, 0.5, 1, 1, 1.5])
-    assert result.cohens_d == pytest.approx(0.78 / np.sqrt(np.sum((d - 0.78) ** 2) / 4))
-    assert stats.cohens_d_paired(a, b) == pytest.approx(result.cohens_d)
+    # deviations from 0.78: -0.88, -0.28, 0.22, 0.22, 0.72; squares sum to 1.468; sample sd sqrt(1.468 / 4)
+    assert result.cohens_d == pytest.approx(0.78 / math.sqrt(0.367))
+    assert stats.cohens_d_paired(a, b) == pytest.approx(0.78 / math.sqrt(0.367))
 
 
 def test_wilcoxon_exact_p_for_all_positive_differences():
@@ -58,11 +58,26 @@ def test_rank_sum_is_the_normal_approximation():
 
 
 def test_holm_bonferroni_by_hand():
+    """Unsorted input, no ties among the results. Kills: values returned in sorted order, scaled by
+    (j + 1) instead of (m - j), no running maximum, no cap at 1 (``stats-holm-sorted-order``,
+    ``stats-holm-scale``)."""
+    # sorted 0.001 (#1), 0.012 (#3), 0.04 (#0), 0.3 (#2) scaled by 4, 3, 2, 1: 0.004, 0.036, 0.08, 0.3
+    np.testing.assert_allclose(stats.holm_bonferroni([0.04, 0.001, 0.3, 0.012]), [0.08, 0.004, 0.3, 0.036])
     # sorted 0.01, 0.03, 0.04, 0.5 scaled by 4, 3, 2, 1: 0.04, 0.09, 0.08 -> 0.09 (monotone), 0.5
     np.testing.assert_allclose(stats.holm_bonferroni([0.01, 0.04, 0.03, 0.5]), [0.04, 0.09, 0.09, 0.5])
     np.testing.assert_allclose(stats.holm_bonferroni([0.6, 0.7]), [1.0, 1.0])
     with pytest.raises(MedSegError, match="p-values"):
         stats.holm_bonferroni([0.1, 1.5])
+
+
+def _holm_step_down(p: list[float]) -> list[float]:
+    """Holm (1979) as a loop over the sorted p-values: an independent reference for the pairwise test."""
+    ranked = sorted(range(len(p)), key=lambda i: p[i])
+    adjusted, running = [0.0] * len(p), 0.0
+    for rank, i in enumerate(ranked):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def test_pairwise_matrix_is_symmetric_and_holm_corrected():
@@ -73,9 +88,9 @@ def test_pairwise_matrix_is_symmetric_and_holm_corrected():
     raw_02 = scipy_stats.ranksums(groups["dice"], groups["tversky"]).pvalue
     raw_12 = scipy_stats.ranksums(groups["focal"], groups["tversky"]).pvalue
     assert matrix.raw[0, 1] == matrix.raw[1, 0] == pytest.approx(raw_01)
-    expected = stats.holm_bonferroni([raw_01, raw_02, raw_12])
     got = [matrix.adjusted[0, 1], matrix.adjusted[0, 2], matrix.adjusted[1, 2]]
-    np.testing.assert_allclose(got, expected)
+    np.testing.assert_allclose(got, _holm_step_down([raw_01, raw_02, raw_12]))
+    assert matrix.adjusted[2, 1] == matrix.adjusted[1, 2]
     assert np.isnan(np.diag(matrix.adjusted)).all()
     assert matrix.to_dict()["names"] == ["dice", "focal", "tversky"]
     paired = stats.pairwise_tests(groups, test="wilcoxon", correction="none")

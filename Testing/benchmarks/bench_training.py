@@ -65,7 +65,7 @@ def _config(mode: str, size: list[int], batch: int, network: dict, augmentation:
 
 def _loss(model: torch.nn.Module, loss_fn: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
           config: dict) -> torch.Tensor:
-    """Forward + loss under the same autocast the engine uses (bf16 on CPUs with native bf16)."""
+    """Forward + loss under the autocast the engine uses for ``training.amp``."""
     from MedSegTrain.training.engine import autocast_dtype
 
     dtype = autocast_dtype(config["training"]["amp"], torch.device("cpu"))

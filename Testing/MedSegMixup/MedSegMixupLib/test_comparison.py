@@ -155,3 +155,24 @@ def _first_label_metrics(report) -> dict:
     """The metrics of the single case and label of an ``evaluate --json`` report."""
     (row,) = report["cases"]
     return row
+
+
+def test_surface_distances_use_the_spacing_in_array_order():
+    """Anisotropic voxels (x 0.5, y 1, z 3 mm) and a prediction one column off in x.
+
+    Each box is two slices deep, so every voxel is on its surface: the 8 voxels of each box's
+    unshared column are 0.5 mm (one x step) from the other box, the other 24 at 0 ->
+    HD95 = HD = 0.5 mm, MSD = 16 x 0.5 / 64 = 0.125 mm. Spacing passed in (x, y, z) instead of
+    (z, y, x) gives 3 mm and 0.75 mm — wrong distances a clinician would read on anisotropic scans
+    (mutation ``slicer-compare-spacing-xyz``)."""
+    ref = np.zeros((4, 10, 10), np.uint8)
+    ref[1:3, 2:6, 2:6] = 1
+    pred = np.zeros_like(ref)
+    pred[1:3, 2:6, 3:7] = 1
+    spacing = (0.5, 1.0, 3.0)
+    result = compare(Segmentation(volume(ref, spacing), {"gland": 1}),
+                     Segmentation(volume(pred, spacing), {"gland": 1}))
+    gland = result.metrics["gland"]
+    assert gland["hd95"] == pytest.approx(0.5) and gland["hd"] == pytest.approx(0.5)
+    assert gland["msd"] == pytest.approx(0.125)
+    assert gland["volume_ref_ml"] == pytest.approx(32 * 1.5 / 1000)

@@ -43,3 +43,14 @@ def test_segmentation_drops_background_and_gets_colours():
                                 colors={"tumour": (1.0, 0.0, 0.0)})
     assert segmentation.labels == {"kidney": 1, "tumour": 2}
     assert segmentation.colors == {"kidney": PALETTE[0], "tumour": (1.0, 0.0, 0.0)}
+
+
+def test_overlaps_only_when_a_voxel_is_in_two_segments():
+    """Disjoint segments do not overlap; WT ⊃ TC does. Kills ``slicer-workspace-overlaps`` (> 0 for > 1)."""
+    grid = volume()
+    a, b = np.zeros(grid.array.shape, bool), np.zeros(grid.array.shape, bool)
+    a.flat[:3] = True
+    b.flat[3:5] = True
+    assert not Segmentation.from_masks(grid, {"a": a, "b": b}, {"a": 1, "b": 2}).overlaps()
+    b.flat[2] = True
+    assert Segmentation.from_masks(grid, {"a": a, "b": b}, {"a": 1, "b": 2}).overlaps()

@@ -57,20 +57,36 @@ def test_single_member_equals_monai_sliding_window_inference():
     torch.testing.assert_close(ours, ref, atol=1e-6, rtol=0)
 
 
-def test_ensemble_with_tta_equals_naive_loop_on_a_symmetric_grid():
-    """Members x 16 variants through MONAI separately, then averaged (the naive loop)."""
-    x = torch.randn(2, 8, 16, 16, generator=torch.Generator().manual_seed(1))
+def _flip_then_rotate(t: torch.Tensor, flips: tuple[str, ...], k: int) -> torch.Tensor:
+    """B8's augmentation written with torch.flip/torch.rot90 directly (not the module's own forward)."""
+    dims = [{"z": -3, "y": -2, "x": -1}[a] for a in flips]
+    return torch.rot90(torch.flip(t, dims) if dims else t, k, dims=(-2, -1))
+
+
+def _unrotate_then_flip(t: torch.Tensor, flips: tuple[str, ...], k: int) -> torch.Tensor:
+    dims = [{"z": -3, "y": -2, "x": -1}[a] for a in flips]
+    t = torch.rot90(t, -k, dims=(-2, -1))
+    return torch.flip(t, dims) if dims else t
+
+
+def test_ensemble_with_tta_equals_naive_loop():
+    """Members x 16 variants through MONAI separately, then averaged (the naive loop), with the flips
+    and rotations written here with torch.flip/rot90 rather than taken from the module under test,
+    and overlap 0.25 (0.5 equals 1 - 0.5 and hid a step computed from the overlap). The grid is one
+    that every flip and rotation maps onto itself (starts 0, 6 on 14 voxels): the runner shares one
+    window plan between the variants, MONAI plans each transformed volume anew."""
+    x = torch.randn(2, 8, 14, 14, generator=torch.Generator().manual_seed(1))
     nets = [_unet(1), _unet(2)]
     variants = tta_variants(16)
-    plan = plan_windows(x.shape[1:], "sliding_window", (8, 8, 8), overlap=0.5)
+    plan = plan_windows(x.shape[1:], "sliding_window", (8, 8, 8), overlap=0.25)
     ours = run_ensemble(x, nets, plan, variants, "softmax", batch_size=8).mean
     naive = torch.zeros_like(ours)
     with torch.no_grad():
         for net in nets:
             for v in variants:
-                out = sliding_window_inference(v.forward(x[None]), (8, 8, 8), 2, _softmax(net),
-                                               overlap=0.5, mode="gaussian")
-                naive += v.inverse(out)[0]
+                out = sliding_window_inference(_flip_then_rotate(x[None], v.flips, v.rot90), (8, 8, 8), 2,
+                                               _softmax(net), overlap=0.25, mode="gaussian")
+                naive += _unrotate_then_flip(out, v.flips, v.rot90)[0]
     torch.testing.assert_close(ours, naive / (len(nets) * len(variants)), atol=1e-6, rtol=0)
 
 

@@ -25,6 +25,18 @@ def test_sliding_grid_by_hand():
     assert plan.gaussian
 
 
+def test_sliding_grid_with_an_asymmetric_overlap():
+    """Overlap 0.25: step int(4 x 0.75) = 3 (the mutation 'step from the overlap' gives step 1, and
+    0.5 hides it because 0.5 = 1 - 0.5; mutation ``infer-window-step-from-overlap``)."""
+    # y: 10 voxels -> starts 0, 3, 6 (6 + 4 = 10); x: 11 voxels -> 0, 3, 6, then 9 moved back to 7
+    plan = plan_windows((4, 10, 11), "sliding_window", (4, 4, 4), overlap=0.25)
+    assert _starts(plan, 1) == [0, 3, 6]
+    assert _starts(plan, 2) == [0, 3, 6, 7]
+    assert len(plan.windows) == 3 * 4
+    # overlap 0.75: step int(8 x 0.25) = 2 on a 12-voxel axis -> 0, 2, 4
+    assert _starts(plan_windows((8, 8, 12), "sliding_window", (8, 8, 8), overlap=0.75), 2) == [0, 2, 4]
+
+
 def test_small_volume_is_padded_symmetrically_to_the_patch():
     plan = plan_windows((3, 8, 8), "sliding_window", (6, 8, 8), overlap=0.5)
     assert plan.padding == ((1, 2), (0, 0), (0, 0))

@@ -55,3 +55,13 @@ def test_empty_prediction_gives_zero_dice_and_nan_precision():
 def test_total_argument_counts_background_outside_a_crop():
     crop = np.array([[True, False]])
     assert Confusion.from_masks(crop, crop, total=10) == Confusion(tp=1, fp=0, fn=0, tn=9)
+
+
+def test_ratios_with_unequal_errors():
+    """fp != fn (the case above has fp = fn = 3, where tn/(tn+fp) = tn/(tn+fn)): tp 4, fp 1, fn 5, tn 30.
+    Kills ``metrics-specificity`` and ``metrics-arvd-denominator``."""
+    metrics = overlap_metrics(Confusion(tp=4, fp=1, fn=5, tn=30))
+    assert metrics["specificity"] == pytest.approx(30 / 31)
+    assert metrics["precision"] == pytest.approx(4 / 5) and metrics["recall"] == pytest.approx(4 / 9)
+    assert metrics["arvd"] == pytest.approx(abs(5 - 9) / 9)
+    assert metrics["dice"] == pytest.approx(8 / 14) and metrics["iou"] == pytest.approx(4 / 10)

@@ -63,3 +63,32 @@ def test_a_single_2d_slice_is_accepted():
     ref = np.zeros((5, 5), bool)
     ref[1:4, 1:4] = True
     assert msd_2d(ref, ref) == 0.0
+
+
+def test_a_plus_shape_uses_the_8_neighbour_surface():
+    """Squares have the same 4- and 8-neighbour surfaces; a plus does not. Kills: 4-neighbour surfaces
+    (``metrics-inslice-4-neighbour``).
+    Ref = plus (centre (2, 2) and its four arms), pred = the centre pixel alone.
+    8-neighbour: the centre has background diagonals, so it is on ref's surface: D_PR = [0],
+    D_RP = [1, 1, 1, 1, 0] -> (0 + 4) / 6. (4-neighbour: centre interior, D_PR = [1], D_RP = four 1s -> 1.)"""
+    ref = np.zeros((5, 5), bool)
+    ref[2, 1:4] = ref[1:4, 2] = True
+    pred = np.zeros((5, 5), bool)
+    pred[2, 2] = True
+    assert msd_2d(pred, ref) == pytest.approx(4 / 6)
+
+
+def test_msd_2d_equals_a_scipy_reference_on_random_blobs():
+    """Surfaces by scipy's 3x3 box erosion, distances by its Euclidean distance transform, pooled over
+    slices; anisotropic in-plane spacing (y 0.7, x 1.9) so a swapped spacing gives another answer."""
+    rng = np.random.default_rng(5)
+    pred = ndimage.gaussian_filter(rng.standard_normal((3, 18, 21)), (0, 1.5, 1.5)) > 0.1
+    ref = ndimage.gaussian_filter(rng.standard_normal((3, 18, 21)), (0, 1.5, 1.5)) > 0.1
+    spacing = (0.7, 1.9)
+    distances = []
+    for p, r in zip(pred, ref, strict=True):
+        sp = p ^ ndimage.binary_erosion(p, np.ones((3, 3), bool), border_value=0)
+        sr = r ^ ndimage.binary_erosion(r, np.ones((3, 3), bool), border_value=0)
+        distances += list(ndimage.distance_transform_edt(~sr, sampling=spacing)[sp])
+        distances += list(ndimage.distance_transform_edt(~sp, sampling=spacing)[sr])
+    assert msd_2d(pred, ref, spacing=spacing) == pytest.approx(np.mean(distances), rel=1e-9)

@@ -131,3 +131,17 @@ def test_unetpp_has_nested_nodes() -> None:
     net = get_network("encoder_unetpp", spatial_dims=2, in_channels=1, out_channels=2, encoder="resnet18")
     # 5 encoder levels -> nodes X[i][j] with j >= 1 and i + j <= 4: 4 + 3 + 2 + 1 = 10
     assert len(net.nodes) == 10
+
+
+def test_cbam_channel_attention_uses_the_average_and_the_max() -> None:
+    """Woo et al.: channel weights sigmoid(MLP(avg) + MLP(max)). With a ones MLP (hidden 1, no bias)
+    and a zero spatial convolution (weight 0.5 everywhere), the output is, by hand,
+    x * sigmoid(relu(sum_c avg_c) + relu(sum_c max_c)) * 0.5. Kills ``net-cbam-max-branch``."""
+    cbam = CBAM(2, 2)
+    for p in cbam.parameters():
+        nn.init.zeros_(p)
+    for conv in (cbam.mlp[0], cbam.mlp[2]):
+        nn.init.ones_(conv.weight)
+    x = torch.tensor([[[[1.0, 3.0], [0.0, 0.0]], [[2.0, -1.0], [0.5, 0.5]]]])  # avg 1, 0.5; max 3, 2
+    weight = torch.sigmoid(torch.tensor(1.5 + 5.0))
+    torch.testing.assert_close(cbam(x), x * weight * 0.5)

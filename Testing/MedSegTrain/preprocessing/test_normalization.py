@@ -90,6 +90,20 @@ def test_inputs_are_never_modified(brain: np.ndarray) -> None:
     np.testing.assert_array_equal(brain, before)
 
 
+def test_dispatch_passes_the_percentile_options_on(brain: np.ndarray) -> None:
+    """``normalize`` with lower 5 / upper 90 against numpy's percentiles of the non-zero voxels (the old
+    test checked only the dtype). Kills: options ignored (1/99 used), lower/upper swapped, ``nonzero``
+    dropped (the percentiles would include the zero background); ``prep-percentile-options-ignored``."""
+    values = brain[brain != 0].astype(np.float64)
+    low, high = np.percentile(values, [5, 90])
+    expected = np.where(brain != 0, (np.clip(brain, low, high) - low) / (high - low), 0.0)
+    got = normalize(brain, "percentile-minmax", {"lower": 5, "upper": 90})
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    whole = normalize(brain, "percentile-minmax", {"lower": 5, "upper": 90, "nonzero": False})
+    low, high = np.percentile(brain.astype(np.float64), [5, 90])
+    np.testing.assert_allclose(whole, (np.clip(brain, low, high) - low) / (high - low), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("method", "params", "message"),
     [

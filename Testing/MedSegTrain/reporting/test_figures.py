@@ -92,3 +92,11 @@ def test_heatmap_writes_cells_and_marks_missing_ones(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="2 rows x 3 columns"):
         save_heatmap(tmp_path / "bad.png", [[1.0, 2.0]], ["A", "B"], ["x", "y", "z"])
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_negative_infinity_keeps_its_sign() -> None:
+    """Kills ``report-negative-infinity``: -inf (e.g. a log-ratio) must not read as +inf."""
+    from MedSegTrain.reporting.markdown import format_number
+
+    assert (format_number(float("-inf")), format_number(float("inf"))) == ("-inf", "inf")
+    assert format_number(float("nan")) == "NaN" and format_number(0.12345) == "0.123"

@@ -155,3 +155,34 @@ def make_job() -> Any:
 @pytest.fixture()
 def tiny_net() -> dict:
     return TINY_NET
+
+
+class FakeClock:
+    """A clock that advances ``tick`` seconds per reading: time budgets without wall-clock time.
+
+    Installed as the ``time`` module of the training API and loop (their only clock readings), so
+    a budgeted run stops after the same number of steps however busy the machine is.
+    """
+
+    def __init__(self, tick: float) -> None:
+        self.tick, self.now = float(tick), 0.0
+
+    def read(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    monotonic = perf_counter = read
+
+
+@pytest.fixture()
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Install a :class:`FakeClock` factory: ``fake_clock(tick)`` returns the installed clock."""
+    from MedSegTrain.training import api, engine
+
+    def install(tick: float) -> FakeClock:
+        clock = FakeClock(tick)
+        monkeypatch.setattr(api, "time", clock)
+        monkeypatch.setattr(engine, "time", clock)
+        return clock
+
+    return install

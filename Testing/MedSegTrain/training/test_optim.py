@@ -10,14 +10,16 @@ from MedSegTrain.training.optim import Lookahead, build_optimizer
 
 
 def test_lookahead_sgd_matches_hand_computation() -> None:
+    """alpha = 0.3, not 0.5, so the mutation 'slow += (1 - alpha)(fast - slow)' gives other weights
+    (mutation ``train-lookahead-one-minus-alpha``)."""
     # f(w) = w^2 / 2, gradient w; SGD lr 0.1 multiplies w by 0.9 per fast step.
     w = torch.nn.Parameter(torch.tensor([1.0]))
-    opt = Lookahead(torch.optim.SGD([w], lr=0.1), k=3, alpha=0.5)
+    opt = Lookahead(torch.optim.SGD([w], lr=0.1), k=3, alpha=0.3)
     fast, slow, expected = 1.0, 1.0, []
     for step in range(1, 8):
         fast *= 0.9
         if step % 3 == 0:
-            slow = slow + 0.5 * (fast - slow)
+            slow = slow + 0.3 * (fast - slow)
             fast = slow
         expected.append(fast)
     got = []

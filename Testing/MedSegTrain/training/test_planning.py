@@ -34,3 +34,11 @@ def test_fit_patch_shrinks_the_longest_physical_axis() -> None:
     # z at 3 mm is physically 300 mm long: it shrinks first (to 32 x 3 = 96 mm), then y and x to
     # 96 mm, then the tie goes to z again (24 slices): 24 * 96 * 96 = 221184 <= 64^3.
     assert fit_patch([100, 100, 100], [3.0, 1.0, 1.0], 64**3) == [24, 96, 96]
+
+
+def test_target_spacing_is_the_median_not_the_mean() -> None:
+    """Three cases, in-plane 0.7 / 0.8 / 1.5 mm: median 0.8, mean 1.0. Kills ``train-plan-mean-spacing``."""
+    sizes = [(512, 512, 30), (512, 512, 40), (256, 256, 35)]
+    spacings = [(0.7, 0.7, 5.0), (0.8, 0.8, 5.0), (1.5, 1.5, 4.0)]
+    plan = plan_from_headers(sizes, spacings, "CT", 1, 2, "cpu")
+    assert plan["preprocessing"]["target_spacing"] == [0.8, 0.8, 5.0]

@@ -1,4 +1,7 @@
-"""Kill -9 a real `medsegtrain train` mid-run, `--resume` it: the final weights equal an uninterrupted run."""
+"""Kill -9 a real `medsegtrain train` mid-run, `--resume` it: the final weights equal an uninterrupted run.
+
+Default precision and threads (issue 17.5): reproducibility must not need `training.amp=none`.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,6 @@ SETTINGS = (
     "network.args.base_filters=4",
     "validation.max_cases=1",
     "split.n_folds=2",
-    "training.threads=1",
 )
 
 

@@ -58,3 +58,13 @@ def test_cosine_after_half() -> None:  # B7: constant for half the epochs, then 
 def test_warmup_and_constant() -> None:
     s = LRSchedule({"name": "constant", "warmup_steps": 4}, 0.2)
     assert [s.lr_at(0.0, step) for step in range(6)] == pytest.approx([0.05, 0.1, 0.15, 0.2, 0.2, 0.2])
+
+
+def test_cosine_after_an_asymmetric_start() -> None:
+    """start 0.3: the decay spans the remaining 0.7 (with 0.5 the span equals the start and hides it)."""
+    assert lr_factor("cosine_after", 0.3, start_fraction=0.3) == 1.0
+    expected = 0.5 * (1 + math.cos(0.3 * math.pi))  # (0.51 - 0.3) / 0.7 = 0.3 of the decay
+    assert lr_factor("cosine_after", 0.51, start_fraction=0.3) == pytest.approx(expected)
+    assert LRSchedule({"name": "cosine_after", "start_fraction": 0.3, "min_lr": 0.01}, 0.11).lr_at(1.0) == (
+        pytest.approx(0.01)
+    )
