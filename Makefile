@@ -19,8 +19,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/medsegtrain demo --out $(DEMO_OUT)
 
+# The fast suite runs on up to 4 cores (pytest-xdist, one test file per worker; the stand-in driver
+# starts first, see Testing/conftest.py); `make test PYTEST_JOBS=0` runs it in one process.
+PYTEST_JOBS ?= auto
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow and not benchmark" --ignore=Testing/benchmarks
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow and not benchmark" --ignore=Testing/benchmarks \
+		-n $(PYTEST_JOBS) --maxprocesses=4 --dist loadfile
 
 test-slow: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m slow --ignore=Testing/benchmarks

@@ -13,6 +13,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MEDSEG_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the Slicer stand-in driver first: it is the longest test (five stand-in processes), so in a
+    parallel run (``make test`` uses pytest-xdist, one file per worker) it starts at once and the other
+    worker takes the rest of the suite beside it."""
+    items.sort(key=lambda item: "test_in_slicer_standin.py" not in item.nodeid)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data``; tests that use it skip when it is missing."""

@@ -62,6 +62,7 @@ def suite_runs() -> dict[tuple[str, str], subprocess.CompletedProcess]:
 
 
 @pytest.mark.gui
+@pytest.mark.timeout(1800)  # the module fixture runs all five modes inside the first test's setup
 @pytest.mark.parametrize(("backend", "version"), MODES)
 def test_in_slicer_suite(backend: str, version: str, suite_runs) -> None:
     proc = suite_runs[(backend, version)]
