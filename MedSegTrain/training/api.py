@@ -253,7 +253,6 @@ def train(
     from MedSegTrain.training.loader import prepare_cases
 
     spec = PreprocessingSpec.from_dict(config["preprocessing"])
-    needed = sorted({c for f in chosen for c in (*f.train, *f.val)})
     by_id = {c.case_id: c for c in dataset.training}
     if ctx.is_main:
         progress.log(
@@ -263,11 +262,24 @@ def train(
         )
         if config["description"]:
             progress.log(config["description"])
-        prepare_cases(
-            [by_id[c] for c in needed], spec, out_dir / "cache", dataset.label_values, progress=progress
-        )
+    specs = _fold_specs(spec, config, chosen, by_id, progress if ctx.is_main else None)
+    if ctx.is_main:
+        for fold in chosen:
+            prepare_cases(
+                [by_id[c] for c in (*fold.train, *fold.val)],
+                specs[fold.index],
+                out_dir / "cache",
+                dataset.label_values,
+                progress=progress,
+            )
     barrier(ctx)
-    cached = prepare_cases([by_id[c] for c in needed], spec, out_dir / "cache", dataset.label_values)
+    cached = {
+        fold.index: prepare_cases(
+            [by_id[c] for c in (*fold.train, *fold.val)], specs[fold.index], out_dir / "cache",
+            dataset.label_values,
+        )
+        for fold in chosen
+    }
     budget_s = (
         None
         if config["training"]["time_budget_minutes"] is None
@@ -287,8 +299,8 @@ def train(
             config=config,
             fold=fold.index,
             network=network,
-            train_cases=[cached[c] for c in fold.train],
-            val_cases=[cached[c] for c in fold.val],
+            train_cases=[cached[fold.index][c] for c in fold.train],
+            val_cases=[cached[fold.index][c] for c in fold.val],
             output=output,
             out_dir=fold_dir,
             device=dev,
@@ -306,7 +318,7 @@ def train(
             left = None if fold_budget is None else max(fold_budget - (time.monotonic() - fold_started), 1.0)
             result = _filter_and_retrain(job, result, config, progress, left)
         if ctx.is_main:
-            bundles.append(_write_fold(dataset, config, spec, fold_dir, result, output))
+            bundles.append(_write_fold(dataset, config, specs[fold.index], fold_dir, result, output))
             results[fold.index] = _fold_summary(result)
             models.append(_model(network, result.weights, dev))
             progress.log(
@@ -322,7 +334,7 @@ def train(
 
             summary["test"] = evaluate_ensemble(
                 models,
-                spec,
+                [specs[f.index] for f in chosen],
                 [dataset.case(c) for c in split.test],
                 dataset.label_values,
                 {int(v): n for n, v in dataset.labels.items()},
@@ -342,6 +354,24 @@ def train(
     if claim is not None:
         claim.release()
     return bundles
+
+
+def _fold_specs(
+    spec: Any, config: Mapping[str, Any], chosen: Sequence[Any], by_id: Mapping[str, Any], progress: Any
+) -> dict[int, Any]:
+    """Each fold's preprocessing: ``spec``, or ``fixed-zscore`` with its training cases' statistics."""
+    from MedSegTrain.training.checkpoint import stream_seed
+    from MedSegTrain.training.normstats import fold_spec
+
+    out = {}
+    for fold in chosen:
+        seed = stream_seed(cfgmod.training_seed(config), fold.index, 10**6 + 2)
+        out[fold.index] = fold_spec(spec, config["statistics"], [by_id[c] for c in fold.train], seed)
+        if progress is not None and out[fold.index] is not spec:
+            params = out[fold.index].norm_params
+            progress.log(f"fold {fold.index}: z-score statistics of {params['source']}: "
+                         f"mean {params['mean']}, sd {params['std']}")
+    return out
 
 
 def _model(network: Mapping[str, Any], weights: Mapping[str, Any], device: Any) -> Any:

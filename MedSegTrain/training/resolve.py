@@ -80,6 +80,9 @@ def check_buildable(config: Mapping[str, Any], network: Mapping[str, Any], outpu
 
         build_augmentation(dict(config["augmentation"]))
     autocast_dtype(config["training"]["amp"], device)
+    from MedSegTrain.training.normstats import check_statistics
+
+    check_statistics(config)
     weights = config["network"].get("encoder_weights")
     if weights is not None and not Path(weights).is_file():
         raise MedSegError(f"training config: network.encoder_weights {weights}: no such file")
