@@ -30,7 +30,7 @@ def test_paper_values_in_recipes() -> None:
     mixup = cfg.read_recipe("mixup_paper")
     assert mixup["optimizer"]["lr"] == 5.0e-4 and mixup["optimizer"]["lookahead"]  # X8
     assert mixup["mixup"]["alpha"] == 0.5 and mixup["patch"]["batch_size"] == 8  # X1, X8
-    assert mixup["split"] == {"kind": "fixed", "train_fraction": 0.5, "test_fraction": 0.0}  # X3
+    assert mixup["split"] == {"kind": "fixed", "train_fraction": 0.5, "test_fraction": 0.0, "seed": 0}  # X3
     brats = cfg.read_recipe("brats_a")
     assert brats["optimizer"]["name"] == "ranger" and brats["optimizer"]["lr"] == 1.0e-4  # B7
     assert brats["schedule"] == {"name": "cosine_after", "start_fraction": 0.5}
