@@ -49,7 +49,7 @@ def add_recipe_option(parser: argparse.ArgumentParser, default: str) -> None:
         "--recipe",
         default=default,
         metavar="NAME|FILE",
-        help="shipped recipe name (auto, mixup_paper, loss_paper, brats, transfer, ct_cues, ...) "
+        help="shipped recipe name (auto, mixup_paper, loss_paper, brats_a, brats_b, transfer, ct_cues) "
         f"or a YAML/JSON file (default: {default})",
     )
 
