@@ -183,7 +183,12 @@ class PreprocessingSpec:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form stored in ``model.json``; :meth:`from_dict` restores an equal spec."""
+        """JSON-ready form stored in ``model.json``; :meth:`from_dict` restores an equal spec.
+
+        ``inplane_size`` appears only when set, so bundles without it stay readable by earlier
+        versions.
+        """
+        inplane = {} if self.inplane_size is None else {"inplane_size": list(self.inplane_size)}
         return {
             "window": self.window.to_dict(),
             "normalization": self.normalization,
@@ -196,9 +201,9 @@ class PreprocessingSpec:
             if isinstance(self.crop_margin, tuple)
             else self.crop_margin,
             "fixed_size": list(self.fixed_size) if self.fixed_size is not None else None,
-            "inplane_size": list(self.inplane_size) if self.inplane_size is not None else None,
             "pad_multiple": self.pad_multiple,
             "interpolation": self.interpolation,
+            **inplane,
         }
 
     @classmethod

@@ -291,6 +291,8 @@ def chain_configs(
     from MedSegTrain.training.resolve import resolve_run
 
     datasets = check_sites([Path(s) for s in sites])
+    _check_plans([Path(s) for s in sites], datasets, recipe, nested_overrides(overrides), device,
+                 time_budget_minutes, fold)
     dev = resolve_device(device)
     out: dict[str, Any] = {}
     for k, ds in enumerate(datasets):

@@ -136,6 +136,25 @@ def test_print_config_writes_nothing_and_names_a_bad_key(phantoms: dict[str, Pat
     assert not out.exists()
 
 
+def test_chain_print_config_prints_every_stage_and_writes_nothing(phantoms: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    from MedSegTrain.data.phantoms import generate_phantom_dataset
+
+    site_a = str(phantoms["prostate-mri"])
+    site_b = str(generate_phantom_dataset("prostate-mri", 6, tmp_path / "b", seed=2))
+    out = tmp_path / "never"
+    done = subprocess.run([sys.executable, "-m", "MedSegTrain", "chain", "--site", site_a, "--site", site_b,
+                           "--out", str(out), "--device", "cpu", "--print-config"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    stages = json.loads(done.stdout)
+    assert list(stages) == ["A", "A->B"]
+    assert stages["A"]["transfer"]["init_bundle"] is None
+    assert stages["A->B"]["transfer"]["init_bundle"] == "OUT/stage_0/fold_0/bundle"  # T5
+    assert stages["A"]["patch"]["slice_min_foreground"] == 200  # T1, the chain's default recipe
+    assert not out.exists()
+
+
 def test_split_seed_and_training_seed_are_separate(phantoms: dict[str, Path]) -> None:
     """X3: N initialisations on one split: training.seed changes, the split does not."""
     from MedSegTrain.data import load_dataset
