@@ -72,3 +72,45 @@ def test_training_set_statistics_come_from_the_fold_training_cases(blob_writer, 
     assert params["mean"] == pytest.approx([pooled.mean()], rel=1e-5)
     assert params["std"] == pytest.approx([pooled.std()], rel=1e-5)
     assert "2 training cases" in params["source"] or "all training cases of 2" in params["source"]
+
+
+def test_t3_encoder_weights_from_a_local_file_initialise_the_encoder(blob_writer, tmp_path: Path) -> None:
+    """T3: network.args.encoder_weights loads the file into the encoder; lr 0 keeps it there."""
+    import torch
+    from safetensors.torch import save_file
+
+    from MedSegTrain.bundle import load_bundle
+    from MedSegTrain.networks import get_network
+    from MedSegTrain.training import train
+
+    data = blob_writer(tmp_path / "blobs", n_cases=4, seed=4)
+    torch.manual_seed(123)
+    source = get_network("encoder_unet", spatial_dims=2, in_channels=1, out_channels=3, encoder="resnet18")
+    file = tmp_path / "imagenet.safetensors"
+    save_file({k: v.contiguous() for k, v in source.encoder.state_dict().items()}, str(file))
+    overrides = {"network.name": "encoder_unet", "network.args.encoder": "resnet18",
+                 "network.args.encoder_weights": str(file), "patch.mode": "2d", "patch.size": [32, 32],
+                 "optimizer.lr": 0.0, "split.n_folds": 2, "split.test_fraction": 0.0, "split.folds": [0],
+                 "training.epochs": 1, "training.iterations_per_epoch": 1, "validation.max_cases": 1}
+    bundle = train(data, tmp_path / "run", overrides=overrides, device="cpu")[0]
+    meta = load_bundle(bundle).meta
+    assert "encoder_weights" not in meta["network"]["args"]  # inference never needs the file
+    from safetensors.torch import load_file
+
+    trained = load_file(str(bundle / "fold0.safetensors"))
+    conv = {k: v for k, v in source.encoder.state_dict().items() if v.ndim == 4}
+    assert conv and all(torch.equal(trained[f"encoder.{k}"], v) for k, v in conv.items())
+
+
+def test_missing_encoder_weights_file_is_named_before_anything_is_written(blob_writer,
+                                                                          tmp_path: Path) -> None:
+    from MedSegTrain.errors import MedSegError
+    from MedSegTrain.training import train
+
+    data = blob_writer(tmp_path / "blobs", n_cases=4, seed=4)
+    overrides = {"network.name": "encoder_unet", "network.args.encoder": "resnet18", "patch.mode": "2d",
+                 "network.args.encoder_weights": str(tmp_path / "absent.pt"), "split.n_folds": 2,
+                 "split.test_fraction": 0.0}
+    with pytest.raises(MedSegError, match=r"network\.encoder_weights .*absent\.pt: no such file"):
+        train(data, tmp_path / "run", overrides=overrides, device="cpu")
+    assert not (tmp_path / "run").exists()
