@@ -235,6 +235,7 @@ def train(
     dataset = _load(Path(data))
     run = resolve_run(dataset, recipe, nested_overrides(overrides), dev, time_budget_minutes, folds)
     config, split, chosen, output, network = run.config, run.split, run.chosen, run.output, run.network
+    dataset = run.dataset  # with data.merge_labels: the merged labels (T1)
     # resolved and checked whole: only now is the folder claimed, held until train() returns
     claim = _claim_out_dir(out_dir, Path(data)) if ctx.is_main else None
     if config["training"]["threads"]:
@@ -271,12 +272,13 @@ def train(
                 out_dir / "cache",
                 dataset.label_values,
                 progress=progress,
+                merge=run.merge,
             )
     barrier(ctx)
     cached = {
         fold.index: prepare_cases(
             [by_id[c] for c in (*fold.train, *fold.val)], specs[fold.index], out_dir / "cache",
-            dataset.label_values,
+            dataset.label_values, merge=run.merge,
         )
         for fold in chosen
     }
@@ -344,6 +346,7 @@ def train(
                 config["validation"]["overlap"],
                 progress,
                 output=output,
+                merge=run.merge,
             )
             progress.log(
                 f"held-out test ({len(split.test)} cases), ensemble of {len(bundles)} fold(s): "

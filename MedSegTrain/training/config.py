@@ -74,6 +74,18 @@ def _rebuild_steps(value: Any) -> str | None:
     return None
 
 
+def _merge_labels(value: Any) -> str | None:
+    if value == "all":
+        return None
+    if isinstance(value, dict) and value and all(
+        isinstance(k, str) and isinstance(v, list) and v
+        and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v)
+        for k, v in value.items()
+    ):
+        return None
+    return "must be 'all' or a mapping {merged label name: [label values > 0]}"
+
+
 def _folds(value: Any) -> str | None:
     if value == "all" or (isinstance(value, list) and all(isinstance(v, int) and v >= 0 for v in value)):
         return None
@@ -86,6 +98,16 @@ SCHEMA: dict[str, Any] = {
     "description": Field("", (str,)),
     "papers": Field([], (list,), help="capability IDs this recipe reproduces (PAPERS.md)"),
     "seed": Field(0, (int,), low=0, help="seeds the split and training unless split.seed/training.seed"),
+    "data": {
+        "merge_labels": Field(
+            None,
+            (str, dict),
+            nullable=True,
+            check=_merge_labels,
+            help="merge sub-labels into one (T1: CG + PZ): 'all' (every foreground label) or "
+            "{name: [label values]}; the merged label takes the smallest value",
+        ),
+    },
     "statistics": {
         "source": Field(
             "per_volume",

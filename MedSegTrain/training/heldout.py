@@ -32,10 +32,12 @@ def evaluate_ensemble(
     overlap: float = 0.5,
     progress: Any = None,
     output: OutputPlan | None = None,
+    merge: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     """Mean over cases of Dice and IoU per scored channel, and their means (``dice``, ``iou``).
 
-    ``spec`` is one preprocessing for every model, or a list with one per model.
+    ``spec`` is one preprocessing for every model, or a list with one per model; ``merge`` renames
+    merged sub-labels of the reference files as training did (T1).
 
     ``output`` declares the models' channels (default: softmax over ``label_names``).
     """
@@ -62,6 +64,10 @@ def evaluate_ensemble(
             restored = restored + back * (len(members) / len(models))
         pred = output.spec.decode(restored)
         ref = np.asarray(loaded.label)
+        if merge:
+            from MedSegTrain.preprocessing.slices import merge_labels
+
+            ref = merge_labels(ref.astype(np.int64), merge)
         pred_masks = output.reference_masks(torch.from_numpy(np.searchsorted(values, pred)))
         ref_masks = output.reference_masks(torch.from_numpy(np.searchsorted(values, ref)))
         case_scores = {}

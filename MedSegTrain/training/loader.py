@@ -68,14 +68,16 @@ def _foreground_voxels(label: np.ndarray, rng: np.random.Generator) -> dict[int,
     return out
 
 
-def _prepare_one(case: Any, spec: Any, folder: Path, lut: np.ndarray) -> None:
+def _prepare_one(case: Any, spec: Any, folder: Path, lut: np.ndarray, merge: dict[int, int]) -> None:
     from MedSegTrain.data import load_case
+    from MedSegTrain.preprocessing.slices import merge_labels
 
     loaded = load_case(case)
     prepared = spec.prepare_image(loaded.channels)
     arrays = {"image": np.ascontiguousarray(prepared.array, dtype=np.float32)}
     if loaded.label is not None:
         label = np.asarray(spec.prepare_label(loaded.label_volume, prepared)).astype(np.int64)
+        label = merge_labels(label, merge) if merge else label
         arrays["label"] = _to_class_index(label, lut, case)
         seed = int(hashlib.sha1(case.case_id.encode()).hexdigest()[:8], 16)
         fg = _foreground_voxels(arrays["label"], np.random.default_rng(seed))
@@ -127,12 +129,17 @@ def prepare_cases(
     label_values: Sequence[int],
     workers: int = 2,
     progress: Any = None,
+    merge: dict[int, int] | None = None,
 ) -> dict[str, CachedCase]:
     """Preprocess (or reuse the cache of) every case; returns ``case_id -> CachedCase``.
 
-    Cached labels hold channel indices: label value ``label_values[i]`` (sorted) becomes ``i``.
+    Cached labels hold channel indices: label value ``label_values[i]`` (sorted) becomes ``i``,
+    after ``merge`` renamed merged sub-labels (T1).
     """
+    merge = dict(merge or {})
     spec_dict = {"spec": spec.to_dict(), "labels": sorted(int(v) for v in label_values)}
+    if merge:
+        spec_dict["merge"] = sorted(merge.items())
     lut = label_lut(label_values)
     folders = {c.case_id: Path(cache_dir) / f"{c.case_id}-{_case_key(c, spec_dict)}" for c in cases}
     loaded = {c.case_id: _load_intact(c.case_id, folders[c.case_id]) for c in cases}
@@ -143,7 +150,7 @@ def prepare_cases(
     def run(case: Any) -> None:
         folders[case.case_id].mkdir(parents=True, exist_ok=True)
         try:
-            _prepare_one(case, spec, folders[case.case_id], lut)
+            _prepare_one(case, spec, folders[case.case_id], lut, merge)
         except MedSegError as exc:
             if str(case.images[0]) in str(exc):
                 raise

@@ -30,6 +30,7 @@ class Resolved:
     output: Any
     network: dict[str, Any]
     device: Any
+    merge: dict[int, int]  # label value -> merged value (data.merge_labels, T1); empty: none
 
 
 def resolve_run(
@@ -42,15 +43,17 @@ def resolve_run(
 ) -> Resolved:
     """The resolved and fully checked run; raises :class:`MedSegError` naming the bad key."""
     from MedSegTrain.training.api import build_config, make_split, network_spec, output_plan
+    from MedSegTrain.training.labelmerge import merged_dataset
     from MedSegTrain.training.splits import select_folds
 
     config = build_config(dataset, recipe, overrides, device.type, time_budget_minutes, folds)
+    dataset, merge = merged_dataset(dataset, config["data"]["merge_labels"])
     split = make_split(dataset, config)
     chosen = select_folds(split, config["split"]["folds"])
     output = output_plan(config, dataset)
     network = network_spec(config, dataset.n_channels, output.n_channels)
     check_buildable(config, network, output, device)
-    return Resolved(dataset, config, split, chosen, output, network, device)
+    return Resolved(dataset, config, split, chosen, output, network, device, merge)
 
 
 def check_buildable(config: Mapping[str, Any], network: Mapping[str, Any], output: Any, device: Any) -> None:

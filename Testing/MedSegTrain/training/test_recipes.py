@@ -43,6 +43,7 @@ PAPER = [
     ("loss_paper", "preprocessing.window", "ct-kits-clip", "L4"),  # [-79, 304] HU
     ("loss_paper", "preprocessing.target_spacing", [1.62, 1.62, 3.22], "L4"),
     ("transfer", "patch.slice_min_foreground", 200, "T1"),
+    ("transfer", "data.merge_labels", "all", "T1"),  # CG + PZ -> one prostate region
     ("transfer", "patch.mode", "2d", "T1"),
     ("transfer", "preprocessing.n4", True, "T2"),
     ("transfer", "split.test_fraction", 0.2, "T4"),
@@ -197,6 +198,9 @@ def test_each_recipe_trains_end_to_end(phantoms: dict[str, Path], tmp_path: Path
     bundle = train(data, tmp_path / "run", recipe=recipe, overrides=shrink, device="cpu")[0]
     meta = load_bundle(bundle).meta
     assert meta["training"]["recipe"]["name"] == recipe
+    if recipe == "transfer":  # T1: the phantom's central gland (1) + peripheral zone (2) -> one label 1
+        assert meta["labels"] == {"background": 0, "central_gland+peripheral_zone": 1}
+        assert meta["network"]["args"]["out_channels"] == 2
     if recipe in ("transfer", "ct_cues"):  # T6, C2: the fold's statistics travel with the model
         assert meta["preprocessing"]["normalization"] == "fixed-zscore"
         assert np.isfinite(meta["preprocessing"]["norm_params"]["mean"]).all()

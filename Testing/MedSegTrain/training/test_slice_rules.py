@@ -114,3 +114,15 @@ def test_missing_encoder_weights_file_is_named_before_anything_is_written(blob_w
     with pytest.raises(MedSegError, match=r"network\.encoder_weights .*absent\.pt: no such file"):
         train(data, tmp_path / "run", overrides=overrides, device="cpu")
     assert not (tmp_path / "run").exists()
+
+
+def test_t1_merge_plan() -> None:
+    from MedSegTrain.errors import MedSegError
+    from MedSegTrain.training.labelmerge import merge_plan
+
+    labels = {"background": 0, "CG": 1, "PZ": 2, "lesion": 3}
+    assert merge_plan(labels, "all") == ({"background": 0, "CG+PZ+lesion": 1}, {1: 1, 2: 1, 3: 1})
+    assert merge_plan(labels, {"prostate": [2, 1]}) == (
+        {"background": 0, "prostate": 1, "lesion": 3}, {2: 1, 1: 1})
+    with pytest.raises(MedSegError, match=r"data\.merge_labels 'x': value\(s\) \[7\]"):
+        merge_plan(labels, {"x": [7]})
