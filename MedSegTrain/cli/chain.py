@@ -9,10 +9,12 @@ from pathlib import Path
 from MedSegTrain.cli.train import (
     add_budget_option,
     add_device_options,
+    add_print_config_option,
     add_recipe_option,
     add_set_option,
     check_time_budget,
     parse_folds,
+    print_json,
     quiet_openmp,
 )
 from MedSegTrain.errors import MedSegError
@@ -53,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="skip the All_Data baseline trained on all sites merged",
     )
     add_set_option(parser)
+    add_print_config_option(parser)
     add_device_options(parser)
     parser.set_defaults(handler=run)
 
@@ -69,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
     from MedSegTrain.training.transfer import grid_markdown, run_chain
 
     overrides = parse_overrides(args.overrides)
+    if args.print_config:
+        from MedSegTrain.training.transfer import chain_configs
+
+        print_json(chain_configs(args.sites, args.recipe, folds[0], args.time_budget, overrides, args.device))
+        return 0
     progress = Progress(args.progress)
     grid = run_chain(
         args.sites,

@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_budget_option(parser, "stop cleanly after this many minutes in total, keeping the best model so far")
     add_set_option(parser)
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT_DIR")
+    add_print_config_option(parser)
     add_device_options(parser)
     parser.set_defaults(handler=run)
 
@@ -48,7 +49,7 @@ def add_recipe_option(parser: argparse.ArgumentParser, default: str) -> None:
         "--recipe",
         default=default,
         metavar="NAME|FILE",
-        help="shipped recipe name (auto, mixup_paper, loss_paper, brats, transfer, ct_cues, ...) "
+        help="shipped recipe name (auto, mixup_paper, loss_paper, brats_a, brats_b, transfer, ct_cues) "
         f"or a YAML/JSON file (default: {default})",
     )
 
@@ -68,6 +69,23 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
         dest="overrides",
         help="override a config key, e.g. --set optimizer.lr=3e-4 --set mixup.alpha=0.5 (repeatable)",
     )
+
+
+def add_print_config_option(parser: argparse.ArgumentParser) -> None:
+    """``--print-config``: resolve and check the whole config, print it as JSON, write nothing."""
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="resolve recipe + auto plan + --set, check the whole config, print it as JSON and exit "
+        "without training or writing anything (no output folder is created)",
+    )
+
+
+def print_json(data: object) -> None:
+    """``data`` as indented JSON on stdout."""
+    import json
+
+    print(json.dumps(data, indent=2, sort_keys=False))
 
 
 def add_device_options(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
     if folds == "all":
         overrides.setdefault("split", {})["folds"] = "all"
         folds = None
+    if args.print_config:
+        from MedSegTrain.training.api import resolved_config
+
+        print_json(resolved_config(args.data, args.recipe, folds, args.time_budget, overrides, args.device))
+        return 0
     progress = Progress(args.progress)
     bundles = train(
         args.data,

@@ -17,13 +17,6 @@ def conv_transpose_nd(spatial_dims: int) -> type[nn.Module]:
     return {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[check_dims(spatial_dims)]
 
 
-def dropout_nd(spatial_dims: int, p: float) -> nn.Module:
-    """Channel dropout (whole feature maps), or identity for ``p == 0``."""
-    if p <= 0:
-        return nn.Identity()
-    return {2: nn.Dropout2d, 3: nn.Dropout3d}[spatial_dims](p)
-
-
 def norm_layer(kind: str, spatial_dims: int, channels: int, groups: int = 8) -> nn.Module:
     """Instance norm (affine), group norm (``groups`` or fewer), batch norm, or nothing."""
     if kind == "instance":

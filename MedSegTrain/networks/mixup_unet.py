@@ -2,8 +2,10 @@
 
 Differences from the classic U-Net, as the paper lists them: filters grow by a constant
 ``increment`` (+14) per level instead of doubling; one convolution per level; the very first
-operation is strided; PReLU activations; dropout 0.5 in the encoder. Works in 2D (the paper)
-and 3D. Input sizes must be divisible by ``2 ** levels`` along each strided axis.
+operation is strided; PReLU activations; dropout 0.5 in the encoder, element-wise (each
+activation dropped on its own: the paper's plain "dropout" in TensorFlow 2.3; not whole feature
+maps). Works in 2D (the paper) and 3D. Input sizes must be divisible by ``2 ** levels`` along
+each strided axis.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from MedSegTrain.networks.layers import check_dims, conv_nd, conv_transpose_nd, dropout_nd
+from MedSegTrain.networks.layers import check_dims, conv_nd, conv_transpose_nd
 from MedSegTrain.networks.registry import register_network
 
 
@@ -40,7 +42,7 @@ class MixupUNet(nn.Module):
             self.encoder.append(nn.Sequential(
                 conv(previous, channels, kernel_size, stride=2, padding=pad),
                 nn.PReLU(channels),
-                dropout_nd(spatial_dims, dropout),
+                nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
             ))
             previous = channels
         self.upsample = nn.ModuleList()

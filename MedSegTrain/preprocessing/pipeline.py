@@ -8,7 +8,7 @@ and runs in training, in ``medsegtrain predict`` and behind the Slicer module. O
    anatomy; it needs the positive intensities that a window keeps;
 3. **crop** to the non-zero box (+ margin) — after N4, before resampling, so no time is spent
    resampling background;
-4. **resample** to ``target_spacing`` and/or the in-plane ``fixed_size`` — one pass;
+4. **resample** to ``target_spacing`` and/or the in-plane ``fixed_size`` / ``inplane_size``;
 5. **normalise** per channel — on the final grid, so statistics describe what the network sees;
 6. **pad** (``fixed_size`` slices, ``pad_multiple``) with 0 after normalisation, i.e. with the
    normalised background/mean, so padding does not bias the statistics.
@@ -44,6 +44,7 @@ _FIELDS = (
     "crop_nonzero",
     "crop_margin",
     "fixed_size",
+    "inplane_size",
     "pad_multiple",
     "interpolation",
 )
@@ -81,7 +82,9 @@ class PreprocessingSpec:
 
     ``target_spacing`` is ``(x, y, z)`` mm; ``fixed_size`` is ``(z, y, x)`` voxels (X6: in-plane
     axes are resampled to it, slices zero-padded up to it or resampled down when there are
-    more); ``crop_margin`` is voxels, one value or ``(z, y, x)``.
+    more); ``inplane_size`` is ``(y, x)`` voxels: every slice resampled to it, the slice count
+    kept (C3: 512 -> 128; :meth:`restore` maps the output back up); ``crop_margin`` is voxels,
+    one value or ``(z, y, x)``.
     """
 
     window: WindowPreset = field(default_factory=lambda: get_preset("none"))
@@ -93,6 +96,7 @@ class PreprocessingSpec:
     crop_nonzero: bool = False
     crop_margin: int | tuple[int, ...] = 0
     fixed_size: tuple[int, ...] | None = None
+    inplane_size: tuple[int, ...] | None = None
     pad_multiple: int = 1
     interpolation: str = "linear"
 
@@ -179,7 +183,12 @@ class PreprocessingSpec:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form stored in ``model.json``; :meth:`from_dict` restores an equal spec."""
+        """JSON-ready form stored in ``model.json``; :meth:`from_dict` restores an equal spec.
+
+        ``inplane_size`` appears only when set, so bundles without it stay readable by earlier
+        versions.
+        """
+        inplane = {} if self.inplane_size is None else {"inplane_size": list(self.inplane_size)}
         return {
             "window": self.window.to_dict(),
             "normalization": self.normalization,
@@ -194,6 +203,7 @@ class PreprocessingSpec:
             "fixed_size": list(self.fixed_size) if self.fixed_size is not None else None,
             "pad_multiple": self.pad_multiple,
             "interpolation": self.interpolation,
+            **inplane,
         }
 
     @classmethod
@@ -207,7 +217,7 @@ class PreprocessingSpec:
         kwargs: dict[str, Any] = dict(data)
         if "window" in kwargs:
             kwargs["window"] = WindowPreset.from_dict(kwargs["window"], "preprocessing.window")
-        for name in ("target_spacing", "fixed_size", "crop_margin"):
+        for name in ("target_spacing", "fixed_size", "inplane_size", "crop_margin"):
             if isinstance(kwargs.get(name), list):
                 kwargs[name] = tuple(kwargs[name])
         return cls(**kwargs)
@@ -230,6 +240,10 @@ class PreprocessingSpec:
             size = list(reversed(self.fixed_size))
             if grid.ndim == 3:  # slices: zero-padded later when fewer, resampled down when more
                 size[-1] = min(grid.size[-1], size[-1])
+            if tuple(size) != grid.size:
+                grid = resampling.size_geometry(grid, size)
+        if self.inplane_size is not None:
+            size = [self.inplane_size[1], self.inplane_size[0], *grid.size[2:]]
             if tuple(size) != grid.size:
                 grid = resampling.size_geometry(grid, size)
         return grid
@@ -282,6 +296,10 @@ def _validate(spec: PreprocessingSpec) -> None:
         _numbers(spec.target_spacing, "preprocessing.target_spacing", integer=False)
     if spec.fixed_size is not None:
         _numbers(spec.fixed_size, "preprocessing.fixed_size", integer=True)
+    if spec.inplane_size is not None:
+        _numbers(spec.inplane_size, "preprocessing.inplane_size", integer=True)
+        if len(spec.inplane_size) != 2:
+            raise MedSegError(f"preprocessing.inplane_size: expected [y, x], got {list(spec.inplane_size)}")
     for name in ("n4", "crop_nonzero"):
         if not isinstance(getattr(spec, name), bool):
             raise MedSegError(f"preprocessing.{name}: expected true/false, got {getattr(spec, name)!r}")

@@ -91,14 +91,20 @@ def sample_slices(
             with_fg = np.flatnonzero(foreground_per_slice(label) > 0)
             if with_fg.size:
                 candidates = with_fg
+    chosen = choose_slices(candidates, n_slices, rng)
+    lab = None if label is None else np.asarray(label)[chosen]
+    return np.take(data, chosen, axis=-3), lab, chosen
+
+
+def choose_slices(candidates: np.ndarray, n_slices: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_slices`` of ``candidates`` drawn without replacement (all of them, the rest drawn again
+    with replacement, when there are fewer), sorted so the stack keeps anatomical order (C3)."""
     if candidates.size >= n_slices:
         chosen = rng.choice(candidates, size=n_slices, replace=False)
     else:
         extra = rng.choice(candidates, size=n_slices - candidates.size, replace=True)
         chosen = np.concatenate([candidates, extra])
-    chosen = np.sort(chosen)
-    lab = None if label is None else np.asarray(label)[chosen]
-    return np.take(data, chosen, axis=-3), lab, chosen
+    return np.sort(chosen)
 
 
 def downsample_inplane(

@@ -27,7 +27,8 @@ from MedSegTrain.fileutil import write_json_atomic
 from MedSegTrain.output_folder import OutputClaim, claim_output_folder
 from MedSegTrain.progress import Progress
 from MedSegTrain.training import config as cfgmod
-from MedSegTrain.training.splits import Split, fixed_split, kfold_split, robustness_split, select_folds
+from MedSegTrain.training.resolve import resolve_run
+from MedSegTrain.training.splits import Split, fixed_split, kfold_split, robustness_split
 
 BUDGET_RESERVE = 0.05  # share of the time kept for writing bundles and scoring the held-out test cases
 
@@ -53,7 +54,12 @@ def build_config(
     time_budget_minutes: float | None = None,
     folds: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Defaults <- data plan <- recipe <- overrides <- explicit arguments, validated."""
+    """Defaults <- data plan <- recipe <- overrides <- explicit arguments, validated.
+
+    A recipe that names ``preprocessing`` replaces the plan's preprocessing as a whole (keys it
+    leaves out take the spec's defaults, e.g. no resampling); ``--set preprocessing.x`` still
+    changes single keys.
+    """
     from MedSegTrain.training.planning import plan_dataset
 
     config = cfgmod.defaults()
@@ -61,6 +67,8 @@ def build_config(
     if not (isinstance(recipe, str) and recipe == "auto"):
         raw = cfgmod.read_recipe(recipe)
         config = cfgmod.apply(config, raw, f"recipe {raw.get('name', recipe)}")
+        if "preprocessing" in raw:  # a recipe's preprocessing is the paper's: no plan value leaks in (X6)
+            config["preprocessing"] = dict(raw["preprocessing"] or {})
     else:
         config["name"] = "auto"
     if overrides:
@@ -72,11 +80,27 @@ def build_config(
     return cfgmod.validate(config, "training config")
 
 
+def resolved_config(
+    data: Path,
+    recipe: str | Path | dict = "auto",
+    folds: list[int] | None = None,
+    time_budget_minutes: float | None = None,
+    overrides: dict | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """The exact config :func:`train` would run with these arguments, checked whole; writes nothing."""
+    from MedSegTrain.training.distributed import from_environment
+
+    dev = resolve_device(device, from_environment(device).local_rank)
+    dataset = _load(Path(data))
+    return resolve_run(dataset, recipe, nested_overrides(overrides), dev, time_budget_minutes, folds).config
+
+
 def make_split(dataset: Any, config: Mapping[str, Any]) -> Split:
-    """The split the config asks for, seeded by ``config['seed']``."""
+    """The split the config asks for, seeded by ``split.seed`` (else ``seed``)."""
     s = config["split"]
     ids = [c.case_id for c in dataset.training]
-    rng = np.random.default_rng(int(config["seed"]))
+    rng = np.random.default_rng(cfgmod.split_seed(config))
     if s["kind"] == "fixed":
         return fixed_split(ids, s["train_fraction"], rng)
     if s["kind"] == "robustness":
@@ -151,8 +175,16 @@ def output_plan(config: Mapping[str, Any], dataset: Any) -> Any:
     return OutputPlan.from_config(config["output"], dataset.labels, dataset.regions)
 
 
-def _network_spec(config: dict[str, Any], n_channels: int, n_classes: int) -> dict[str, Any]:
+def network_spec(config: dict[str, Any], n_channels: int, n_classes: int) -> dict[str, Any]:
+    """The network as the bundle stores it; completes ``config['network']['args']`` in place.
+
+    ``network.args.encoder_weights`` (T3: a local ImageNet weights file) moves to
+    ``network.encoder_weights``: it initialises training only, a bundle never needs the file.
+    """
     args = dict(config["network"]["args"])
+    weights = args.pop("encoder_weights", None)
+    if weights is not None:
+        config["network"]["encoder_weights"] = str(weights)
     args.update(
         spatial_dims=2 if config["patch"]["mode"] == "2d" else 3,
         in_channels=n_channels,
@@ -201,12 +233,13 @@ def train(
     ctx = from_environment(device)
     dev = resolve_device(device, ctx.local_rank)
     dataset = _load(Path(data))
-    claim = _claim_out_dir(out_dir, Path(data)) if ctx.is_main else None  # held until train() returns
-    config = build_config(dataset, recipe, nested_overrides(overrides), dev.type, time_budget_minutes, folds)
+    run = resolve_run(dataset, recipe, nested_overrides(overrides), dev, time_budget_minutes, folds)
+    config, split, chosen, output, network = run.config, run.split, run.chosen, run.output, run.network
+    dataset = run.dataset  # with data.merge_labels: the merged labels (T1)
+    # resolved and checked whole: only now is the folder claimed, held until train() returns
+    claim = _claim_out_dir(out_dir, Path(data)) if ctx.is_main else None
     if config["training"]["threads"]:
         torch.set_num_threads(int(config["training"]["threads"]))
-    split = make_split(dataset, config)
-    chosen = select_folds(split, config["split"]["folds"])
     if not resume:
         for fold in chosen:
             if (out_dir / f"fold_{fold.index}" / "checkpoint").exists():
@@ -214,8 +247,6 @@ def train(
                     f"--out {out_dir}: fold {fold.index} already has a training run there; "
                     "pass --resume to continue it, or choose an empty --out"
                 )
-    output = output_plan(config, dataset)
-    network = _network_spec(config, dataset.n_channels, output.n_channels)
     if ctx.is_main:
         write_json_atomic(out_dir / "config.json", config)
         write_json_atomic(out_dir / "split.json", split.to_dict())
@@ -223,7 +254,6 @@ def train(
     from MedSegTrain.training.loader import prepare_cases
 
     spec = PreprocessingSpec.from_dict(config["preprocessing"])
-    needed = sorted({c for f in chosen for c in (*f.train, *f.val)})
     by_id = {c.case_id: c for c in dataset.training}
     if ctx.is_main:
         progress.log(
@@ -233,17 +263,31 @@ def train(
         )
         if config["description"]:
             progress.log(config["description"])
-        prepare_cases(
-            [by_id[c] for c in needed], spec, out_dir / "cache", dataset.label_values, progress=progress
-        )
+    specs = _fold_specs(spec, config, chosen, by_id, progress if ctx.is_main else None)
+    if ctx.is_main:
+        for fold in chosen:
+            prepare_cases(
+                [by_id[c] for c in (*fold.train, *fold.val)],
+                specs[fold.index],
+                out_dir / "cache",
+                dataset.label_values,
+                progress=progress,
+                merge=run.merge,
+            )
     barrier(ctx)
-    cached = prepare_cases([by_id[c] for c in needed], spec, out_dir / "cache", dataset.label_values)
+    cached = {
+        fold.index: prepare_cases(
+            [by_id[c] for c in (*fold.train, *fold.val)], specs[fold.index], out_dir / "cache",
+            dataset.label_values, merge=run.merge,
+        )
+        for fold in chosen
+    }
     budget_s = (
         None
         if config["training"]["time_budget_minutes"] is None
         else 60.0 * float(config["training"]["time_budget_minutes"])
     )
-    init, freeze = _transfer(config)
+    init, freeze = _transfer(config, network)
     bundles, results, models = [], {}, []
     for n_done, fold in enumerate(chosen):
         fold_dir = out_dir / f"fold_{fold.index}"
@@ -257,8 +301,8 @@ def train(
             config=config,
             fold=fold.index,
             network=network,
-            train_cases=[cached[c] for c in fold.train],
-            val_cases=[cached[c] for c in fold.val],
+            train_cases=[cached[fold.index][c] for c in fold.train],
+            val_cases=[cached[fold.index][c] for c in fold.val],
             output=output,
             out_dir=fold_dir,
             device=dev,
@@ -276,7 +320,7 @@ def train(
             left = None if fold_budget is None else max(fold_budget - (time.monotonic() - fold_started), 1.0)
             result = _filter_and_retrain(job, result, config, progress, left)
         if ctx.is_main:
-            bundles.append(_write_fold(dataset, config, spec, fold_dir, result, output))
+            bundles.append(_write_fold(dataset, config, specs[fold.index], fold_dir, result, output))
             results[fold.index] = _fold_summary(result)
             models.append(_model(network, result.weights, dev))
             progress.log(
@@ -292,7 +336,7 @@ def train(
 
             summary["test"] = evaluate_ensemble(
                 models,
-                spec,
+                [specs[f.index] for f in chosen],
                 [dataset.case(c) for c in split.test],
                 dataset.label_values,
                 {int(v): n for n, v in dataset.labels.items()},
@@ -302,6 +346,7 @@ def train(
                 config["validation"]["overlap"],
                 progress,
                 output=output,
+                merge=run.merge,
             )
             progress.log(
                 f"held-out test ({len(split.test)} cases), ensemble of {len(bundles)} fold(s): "
@@ -312,6 +357,24 @@ def train(
     if claim is not None:
         claim.release()
     return bundles
+
+
+def _fold_specs(
+    spec: Any, config: Mapping[str, Any], chosen: Sequence[Any], by_id: Mapping[str, Any], progress: Any
+) -> dict[int, Any]:
+    """Each fold's preprocessing: ``spec``, or ``fixed-zscore`` with its training cases' statistics."""
+    from MedSegTrain.training.checkpoint import stream_seed
+    from MedSegTrain.training.normstats import fold_spec
+
+    out = {}
+    for fold in chosen:
+        seed = stream_seed(cfgmod.training_seed(config), fold.index, 10**6 + 2)
+        out[fold.index] = fold_spec(spec, config["statistics"], [by_id[c] for c in fold.train], seed)
+        if progress is not None and out[fold.index] is not spec:
+            params = out[fold.index].norm_params
+            progress.log(f"fold {fold.index}: z-score statistics of {params['source']}: "
+                         f"mean {params['mean']}, sd {params['std']}")
+    return out
 
 
 def _model(network: Mapping[str, Any], weights: Mapping[str, Any], device: Any) -> Any:
@@ -377,13 +440,30 @@ def _filter_and_retrain(
     return FoldTrainer(retrain).run()
 
 
-def _transfer(config: Mapping[str, Any]) -> tuple[Any, Any]:
-    source = config["transfer"]["init_bundle"]
-    if not source:
-        return None, None
+def _transfer(config: Mapping[str, Any], network: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Initial weights (a bundle, T5, or local encoder weights, T3) and the encoder freezer."""
+    source, weights = config["transfer"]["init_bundle"], config["network"]["encoder_weights"]
+    if source and weights:
+        raise MedSegError("training config: give transfer.init_bundle or network.encoder_weights, not both")
     from MedSegTrain.training.transfer import encoder_freezer, initial_weights
 
-    return initial_weights(Path(source)), encoder_freezer() if config["transfer"]["freeze_encoder"] else None
+    freeze = encoder_freezer() if config["transfer"]["freeze_encoder"] else None
+    if weights:
+        return _encoder_init(network, Path(weights)), freeze
+    if not source:
+        return None, None
+    return initial_weights(Path(source)), freeze
+
+
+def _encoder_init(network: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """Only the encoder's tensors, read from ``path``: the decoder keeps the seeded initialisation."""
+    from MedSegTrain.networks import get_network, load_encoder_weights
+
+    model = get_network(network["name"], **network["args"])
+    load_encoder_weights(model, path)
+    prefixes = tuple(f"{name}." for name, module in model.named_children() if module is model.encoder)
+    prefixes = prefixes or ("encoder.",)
+    return {k: v for k, v in model.state_dict().items() if k.startswith(prefixes)}
 
 
 def _write_fold(

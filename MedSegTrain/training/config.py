@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,10 @@ def _int_list(n: tuple[int, ...] | None = None) -> Callable[[Any], str | None]:
 
 
 def _num_list(value: Any) -> str | None:
-    if not isinstance(value, list) or not all(isinstance(v, (int, float)) for v in value):
-        return "must be a list of numbers"
+    if not isinstance(value, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    ):
+        return "must be a list of finite numbers"
     return None
 
 
@@ -71,6 +74,18 @@ def _rebuild_steps(value: Any) -> str | None:
     return None
 
 
+def _merge_labels(value: Any) -> str | None:
+    if value == "all":
+        return None
+    if isinstance(value, dict) and value and all(
+        isinstance(k, str) and isinstance(v, list) and v
+        and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v)
+        for k, v in value.items()
+    ):
+        return None
+    return "must be 'all' or a mapping {merged label name: [label values > 0]}"
+
+
 def _folds(value: Any) -> str | None:
     if value == "all" or (isinstance(value, list) and all(isinstance(v, int) and v >= 0 for v in value)):
         return None
@@ -82,8 +97,32 @@ SCHEMA: dict[str, Any] = {
     "name": Field("custom", (str,), help="recipe name, stored in the bundle"),
     "description": Field("", (str,)),
     "papers": Field([], (list,), help="capability IDs this recipe reproduces (PAPERS.md)"),
-    "seed": Field(0, (int,), low=0),
+    "seed": Field(0, (int,), low=0, help="seeds the split and training unless split.seed/training.seed"),
+    "data": {
+        "merge_labels": Field(
+            None,
+            (str, dict),
+            nullable=True,
+            check=_merge_labels,
+            help="merge sub-labels into one (T1: CG + PZ): 'all' (every foreground label) or "
+            "{name: [label values]}; the merged label takes the smallest value",
+        ),
+    },
+    "statistics": {
+        "source": Field(
+            "per_volume",
+            (str,),
+            choices=("per_volume", "training_set", "random_sample"),
+            help="z-score statistics: each volume's own (X6, L4), the fold's training cases' (T6) "
+            "or a random sample of them (C2); stored in the bundle so inference replays them",
+        ),
+        "sample_fraction": Field(
+            0.25, NUM, low=0.01, high=1.0, help="random_sample: share of the training cases drawn (C2)"
+        ),
+        "nonzero": Field(False, (bool,), help="statistics of the non-zero voxels only"),
+    },
     "split": {
+        "seed": Field(None, (int,), low=0, nullable=True, help="seed of the split (X3); null: seed"),
         "kind": Field(
             "kfold",
             (str,),
@@ -99,6 +138,13 @@ SCHEMA: dict[str, Any] = {
     "network": {
         "name": Field("unet", (str,)),
         "args": Field({}, (dict,), help=OPEN),
+        "encoder_weights": Field(
+            None,
+            (str,),
+            nullable=True,
+            help="local file of pretrained encoder weights (T3: ImageNet; nothing is downloaded); "
+            "network.args.encoder_weights is moved here",
+        ),
     },
     "preprocessing": Field({}, (dict,), help=OPEN + " PreprocessingSpec.to_dict() fields"),
     "patch": {
@@ -110,6 +156,24 @@ SCHEMA: dict[str, Any] = {
         "foreground_fraction": Field(
             0.33, NUM, low=0.0, high=1.0, help="share of patches centred on a foreground voxel"
         ),
+        "slice_min_foreground": Field(
+            None,
+            (int,),
+            low=0,
+            nullable=True,
+            help="2d: draw only slices whose (merged) label has more foreground pixels than this (T1: 200)",
+        ),
+        "slice_sampling": {
+            "n_slices": Field(
+                None,
+                (int,),
+                low=1,
+                nullable=True,
+                help="3d: each sample is this many randomly chosen slices of a volume, in order, drawn "
+                "anew every time (C3: 16); null: contiguous patches",
+            ),
+            "exclude_background": Field(True, (bool,), help="draw only slices with foreground (C3)"),
+        },
     },
     "output": {
         "activation": Field(
@@ -173,7 +237,20 @@ SCHEMA: dict[str, Any] = {
     "training": {
         "epochs": Field(100, (int,), low=1),
         "iterations_per_epoch": Field(250, (int,), low=1),
-        "amp": Field("auto", (str,), choices=("auto", "none", "fp16", "bf16")),
+        "amp": Field(
+            "auto",
+            (str,),
+            choices=("auto", "none", "fp16", "bf16", "fp16_cuda"),
+            help="auto: bf16 on CUDA, float32 on CPU; fp16_cuda: fp16 on CUDA, float32 on CPU (B7)",
+        ),
+        "seed": Field(
+            None,
+            (int,),
+            low=0,
+            nullable=True,
+            help="seed of weights, sampling, augmentation, dropout, mixup (X3: N initialisations on "
+            "one split); null: seed",
+        ),
         "grad_clip": Field(12.0, NUM, low=0.0, nullable=True),
         "val_every": Field(1, (int,), low=1),
         "restore_best": Field(True, (bool,), help="bundle keeps the best validation weights (X8, L6)"),
@@ -299,6 +376,8 @@ def _check_value(value: Any, field: Field, path: str, source: str) -> Any:
         raise MedSegError(f"{source}: config key '{path}' must be {_kind_names(field)}, got {value!r}")
     if field.kinds == NUM:
         value = float(value)
+        if not math.isfinite(value):
+            raise MedSegError(f"{source}: config key '{path}' must be a finite number, got {value!r}")
     if field.choices is not None and value not in field.choices:
         raise MedSegError(
             f"{source}: config key '{path}' is {value!r}; choose one of {', '.join(map(str, field.choices))}"
@@ -316,6 +395,18 @@ def _check_value(value: Any, field: Field, path: str, source: str) -> Any:
 
 def _kind_names(field: Field) -> str:
     return "a number" if field.kinds == NUM else " or ".join(k.__name__ for k in field.kinds)
+
+
+def split_seed(config: Mapping[str, Any]) -> int:
+    """The seed of the split: ``split.seed``, else ``seed`` (X3 fixes the split, varies the rest)."""
+    value = config["split"]["seed"]
+    return int(config["seed"] if value is None else value)
+
+
+def training_seed(config: Mapping[str, Any]) -> int:
+    """The seed of weights and every training random stream: ``training.seed``, else ``seed``."""
+    value = config["training"]["seed"]
+    return int(config["seed"] if value is None else value)
 
 
 def list_recipes() -> list[str]:

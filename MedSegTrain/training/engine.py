@@ -27,6 +27,7 @@ import torch
 
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.training import checkpoint as ckpt
+from MedSegTrain.training.config import training_seed
 from MedSegTrain.training.distributed import DistContext, barrier, broadcast_flag, shard, wrap_model
 from MedSegTrain.training.loader import CachedCase, PatchSampler, Prefetcher
 from MedSegTrain.training.logs import TensorBoardLog, plot_curves, write_csv
@@ -83,16 +84,18 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     ``auto``: bf16 (or fp16 where bf16 is missing) on CUDA, float32 on CPU. CPU bf16 (``bf16``) is
     about 2x faster on CPUs with native bf16 units, but runs of one seed were seen to differ on a
     loaded machine and to stop with a NaN loss now and then; float32 runs are identical, kill and
-    resume included, so reproducibility is the default and bf16 an explicit choice.
+    resume included, so reproducibility is the default and bf16 an explicit choice. ``fp16_cuda``
+    (B7, the BraTS paper's fp16): fp16 with loss scaling on CUDA, float32 on CPU, where fp16
+    autocast is not offered.
     """
-    if amp == "none" or (amp == "auto" and device.type != "cuda"):
+    if amp == "none" or (amp in ("auto", "fp16_cuda") and device.type != "cuda"):
         return None
     if device.type == "cuda":
-        if amp == "fp16":
+        if amp in ("fp16", "fp16_cuda"):
             return torch.float16
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if amp == "fp16":
-        raise MedSegError("training.amp = fp16 needs a CUDA device; on CPU use bf16 or none")
+        raise MedSegError("training.amp = fp16 needs a CUDA device; on CPU use bf16, none or fp16_cuda")
     return torch.bfloat16
 
 
@@ -115,7 +118,7 @@ class FoldTrainer:
         self.cfg = cfg
         self.device = job.device
         self.ckpt_dir = Path(job.out_dir) / "checkpoint"
-        torch.manual_seed(ckpt.stream_seed(cfg["seed"], job.fold, 1_000_000))  # initial weights
+        torch.manual_seed(ckpt.stream_seed(training_seed(cfg), job.fold, 1_000_000))  # initial weights
         self.model = get_network(job.network["name"], **job.network["args"]).to(self.device)
         if job.init_weights is not None:
             _load_matching(self.model, job.init_weights)
@@ -133,8 +136,15 @@ class FoldTrainer:
         self.swa = SWAPlan(cfg["swa"], cfg["optimizer"]["lr"]) if cfg["swa"]["enabled"] else None
         self.amp_dtype = autocast_dtype(cfg["training"]["amp"], self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        patch = cfg["patch"]
         self.sampler = PatchSampler(
-            job.train_cases, cfg["patch"]["size"], cfg["patch"]["mode"], cfg["patch"]["foreground_fraction"]
+            job.train_cases,
+            patch["size"],
+            patch["mode"],
+            patch["foreground_fraction"],
+            min_slice_foreground=patch["slice_min_foreground"],
+            n_slices=patch["slice_sampling"]["n_slices"],
+            exclude_background=patch["slice_sampling"]["exclude_background"],
         )
         self.average: Any = None
         self.state = {
@@ -258,7 +268,7 @@ class FoldTrainer:
 
     # ----------------------------------------------------------------- one epoch
     def _batches(self, epoch: int) -> Prefetcher:
-        seed, fold = self.cfg["seed"], self.job.fold
+        seed, fold = training_seed(self.cfg), self.job.fold
         rng = np.random.default_rng(ckpt.stream_seed(seed, fold, epoch, 0))
         aug_gen = torch.Generator().manual_seed(ckpt.stream_seed(seed, fold, epoch, 1))
         batch = int(self.cfg["patch"]["batch_size"])
@@ -277,9 +287,9 @@ class FoldTrainer:
         """Run one epoch; returns (mean loss, stop-now flag from the time budget)."""
         cfg, job = self.cfg, self.job
         self.ddp.train()
-        torch.manual_seed(ckpt.stream_seed(cfg["seed"], job.fold, epoch, 2))  # dropout
+        torch.manual_seed(ckpt.stream_seed(training_seed(cfg), job.fold, epoch, 2))  # dropout
         mix_gen = torch.Generator(device=self.device).manual_seed(
-            ckpt.stream_seed(cfg["seed"], job.fold, epoch, 3)
+            ckpt.stream_seed(training_seed(cfg), job.fold, epoch, 3)
         )
         alpha, clip = float(cfg["mixup"]["alpha"]), cfg["training"]["grad_clip"]
         losses: list[float] = []
@@ -475,7 +485,7 @@ class FoldTrainer:
         )
 
     def _bn_batches(self) -> list[torch.Tensor]:
-        rng = np.random.default_rng(ckpt.stream_seed(self.cfg["seed"], self.job.fold, 10**6 + 1))
+        rng = np.random.default_rng(ckpt.stream_seed(training_seed(self.cfg), self.job.fold, 10**6 + 1))
         return [
             torch.from_numpy(self.sampler.batch(rng, int(self.cfg["patch"]["batch_size"]))[0])
             for _ in range(min(self.steps_per_epoch, 50))

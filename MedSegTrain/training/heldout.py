@@ -32,8 +32,12 @@ def evaluate_ensemble(
     overlap: float = 0.5,
     progress: Any = None,
     output: OutputPlan | None = None,
+    merge: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     """Mean over cases of Dice and IoU per scored channel, and their means (``dice``, ``iou``).
+
+    ``spec`` is one preprocessing for every model, or a list with one per model; ``merge`` renames
+    merged sub-labels of the reference files as training did (T1).
 
     ``output`` declares the models' channels (default: softmax over ``label_names``).
     """
@@ -47,13 +51,23 @@ def evaluate_ensemble(
     per_case = {}
     if progress is not None:
         progress.task("test", len(cases))
+    groups = _by_spec(models, spec)
     for case in cases:
         loaded = load_case(case)
-        prepared = spec.prepare_image(loaded.channels)
-        prob = predict_probabilities(models, prepared.array, patch, mode, device, output.activation, overlap)
-        restored = spec.restore(prob.numpy(), prepared, fill=output.spec.background_fill)
+        restored = 0.0
+        for group_spec, members in groups:  # folds with their own statistics (T6, C2) prepare apart
+            prepared = group_spec.prepare_image(loaded.channels)
+            prob = predict_probabilities(
+                members, prepared.array, patch, mode, device, output.activation, overlap
+            )
+            back = group_spec.restore(prob.numpy(), prepared, fill=output.spec.background_fill)
+            restored = restored + back * (len(members) / len(models))
         pred = output.spec.decode(restored)
         ref = np.asarray(loaded.label)
+        if merge:
+            from MedSegTrain.preprocessing.slices import merge_labels
+
+            ref = merge_labels(ref.astype(np.int64), merge)
         pred_masks = output.reference_masks(torch.from_numpy(np.searchsorted(values, pred)))
         ref_masks = output.reference_masks(torch.from_numpy(np.searchsorted(values, ref)))
         case_scores = {}
@@ -78,3 +92,17 @@ def evaluate_ensemble(
         "n_cases": len(cases),
         "per_case": per_case,
     }
+
+
+def _by_spec(models: Sequence[torch.nn.Module], spec: Any) -> list[tuple[Any, list[torch.nn.Module]]]:
+    """``(spec, its models)`` pairs; one pair when every model shares one spec."""
+    specs = list(spec) if isinstance(spec, (list, tuple)) else [spec] * len(models)
+    groups: list[tuple[Any, list[torch.nn.Module]]] = []
+    for model, one in zip(models, specs, strict=True):
+        for known, members in groups:
+            if known == one:
+                members.append(model)
+                break
+        else:
+            groups.append((one, [model]))
+    return groups

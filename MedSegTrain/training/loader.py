@@ -68,14 +68,16 @@ def _foreground_voxels(label: np.ndarray, rng: np.random.Generator) -> dict[int,
     return out
 
 
-def _prepare_one(case: Any, spec: Any, folder: Path, lut: np.ndarray) -> None:
+def _prepare_one(case: Any, spec: Any, folder: Path, lut: np.ndarray, merge: dict[int, int]) -> None:
     from MedSegTrain.data import load_case
+    from MedSegTrain.preprocessing.slices import merge_labels
 
     loaded = load_case(case)
     prepared = spec.prepare_image(loaded.channels)
     arrays = {"image": np.ascontiguousarray(prepared.array, dtype=np.float32)}
     if loaded.label is not None:
         label = np.asarray(spec.prepare_label(loaded.label_volume, prepared)).astype(np.int64)
+        label = merge_labels(label, merge) if merge else label
         arrays["label"] = _to_class_index(label, lut, case)
         seed = int(hashlib.sha1(case.case_id.encode()).hexdigest()[:8], 16)
         fg = _foreground_voxels(arrays["label"], np.random.default_rng(seed))
@@ -127,12 +129,17 @@ def prepare_cases(
     label_values: Sequence[int],
     workers: int = 2,
     progress: Any = None,
+    merge: dict[int, int] | None = None,
 ) -> dict[str, CachedCase]:
     """Preprocess (or reuse the cache of) every case; returns ``case_id -> CachedCase``.
 
-    Cached labels hold channel indices: label value ``label_values[i]`` (sorted) becomes ``i``.
+    Cached labels hold channel indices: label value ``label_values[i]`` (sorted) becomes ``i``,
+    after ``merge`` renamed merged sub-labels (T1).
     """
+    merge = dict(merge or {})
     spec_dict = {"spec": spec.to_dict(), "labels": sorted(int(v) for v in label_values)}
+    if merge:
+        spec_dict["merge"] = sorted(merge.items())
     lut = label_lut(label_values)
     folders = {c.case_id: Path(cache_dir) / f"{c.case_id}-{_case_key(c, spec_dict)}" for c in cases}
     loaded = {c.case_id: _load_intact(c.case_id, folders[c.case_id]) for c in cases}
@@ -143,7 +150,7 @@ def prepare_cases(
     def run(case: Any) -> None:
         folders[case.case_id].mkdir(parents=True, exist_ok=True)
         try:
-            _prepare_one(case, spec, folders[case.case_id], lut)
+            _prepare_one(case, spec, folders[case.case_id], lut, merge)
         except MedSegError as exc:
             if str(case.images[0]) in str(exc):
                 raise
@@ -190,7 +197,14 @@ def _crop(array: np.ndarray, start: Sequence[int], size: Sequence[int]) -> np.nd
 
 
 class PatchSampler:
-    """Random patches (3D) or in-plane slice patches (2D) from cached cases."""
+    """Random patches (3D) or in-plane slice patches (2D) from cached cases.
+
+    Two slice rules of the papers: ``min_slice_foreground`` (2D) draws only slices whose label
+    has more foreground pixels than that (T1: 200); ``n_slices`` (3D) makes each sample a stack
+    of that many randomly chosen slices of one volume, in order, drawn anew for every sample, so
+    a volume shows different slices every epoch (C3: 16), from its foreground slices only when
+    ``exclude_background``.
+    """
 
     def __init__(
         self,
@@ -198,6 +212,9 @@ class PatchSampler:
         patch_size: Sequence[int],
         mode: str = "3d",
         foreground_fraction: float = 0.33,
+        min_slice_foreground: int | None = None,
+        n_slices: int | None = None,
+        exclude_background: bool = True,
     ) -> None:
         if not cases:
             raise MedSegError("training: no cases to sample from")
@@ -208,6 +225,23 @@ class PatchSampler:
         size = [int(s) for s in patch_size]
         self.patch = (1, *size[-2:]) if mode == "2d" else tuple(size)
         self.foreground_fraction = float(foreground_fraction)
+        self.n_slices = n_slices
+        if n_slices is not None and (mode != "3d" or self.patch[0] != n_slices):
+            raise MedSegError(
+                f"patch.slice_sampling.n_slices {n_slices}: needs patch.mode 3d and patch.size[0] = "
+                f"{n_slices}, got {mode} {list(self.patch)}"
+            )
+        self.slices: list[np.ndarray] | None = None  # per case: the slice indices that may be drawn
+        if min_slice_foreground is not None and mode == "2d":
+            self.slices = [np.flatnonzero(_fg_per_slice(c) > min_slice_foreground) for c in self.cases]
+            what = f"patch.slice_min_foreground {min_slice_foreground}"
+        elif n_slices is not None:
+            self.slices = [_candidate_slices(c, exclude_background) for c in self.cases]
+            what = "patch.slice_sampling"
+        if self.slices is not None:
+            self.usable = [i for i, s in enumerate(self.slices) if s.size]
+            if not self.usable:
+                raise MedSegError(f"training: {what}: no training case has a slice to draw")
 
     def _start(
         self, dims: Sequence[int], rng: np.random.Generator, centre: Sequence[int] | None
@@ -225,6 +259,8 @@ class PatchSampler:
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One ``(image (C, *patch), label (1, *patch))``; 2D drops the slice axis."""
+        if self.slices is not None:
+            return self._sample_slices(rng)
         case = self.cases[int(rng.integers(len(self.cases)))]
         centre = None
         if case.foreground and rng.random() < self.foreground_fraction:
@@ -238,10 +274,43 @@ class PatchSampler:
             image, label = image[:, 0], label[:, 0]
         return image, label
 
+    def _sample_slices(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A slice (T1) or a stack of random slices (C3) of a case, cropped in-plane at random."""
+        from MedSegTrain.preprocessing.slices import choose_slices
+
+        assert self.slices is not None
+        index = self.usable[int(rng.integers(len(self.usable)))]
+        case, allowed = self.cases[index], self.slices[index]
+        if self.n_slices is None:
+            chosen = allowed[int(rng.integers(allowed.size))][None]
+        else:
+            chosen = choose_slices(allowed, self.n_slices, rng)
+        image, label = np.asarray(case.image[:, chosen]), np.asarray(case.label[chosen])
+        inplane = [int(rng.integers(min(0, d - p), max(0, d - p) + 1))
+                   for d, p in zip(image.shape[2:], self.patch[1:], strict=True)]
+        start = [0, *inplane]
+        image = _crop(image, start, self.patch)
+        label = _crop(label, start, self.patch)[None]
+        if self.mode == "2d":
+            image, label = image[:, 0], label[:, 0]
+        return image, label
+
     def batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` samples stacked: ``(N, C, *patch)`` float32 and ``(N, 1, *patch)`` uint8."""
         pairs = [self.sample(rng) for _ in range(n)]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def _fg_per_slice(case: CachedCase) -> np.ndarray:
+    from MedSegTrain.preprocessing.slices import foreground_per_slice
+
+    return foreground_per_slice(np.asarray(case.label))
+
+
+def _candidate_slices(case: CachedCase, exclude_background: bool) -> np.ndarray:
+    """C3: the slices with foreground (all slices when none has any, or without the exclusion)."""
+    with_fg = np.flatnonzero(_fg_per_slice(case) > 0) if exclude_background else np.zeros(0, int)
+    return with_fg if with_fg.size else np.arange(case.n_slices)
 
 
 class Prefetcher:

@@ -274,6 +274,36 @@ def _check_plans(
             )
 
 
+def chain_configs(
+    sites: Sequence[Path],
+    recipe: Any,
+    fold: int,
+    time_budget_minutes: float | None,
+    overrides: Mapping[str, Any] | None,
+    device: str,
+) -> dict[str, Any]:
+    """``chain --print-config``: every stage's resolved, checked config, by stage name; writes nothing.
+
+    Stage k > 0 starts from stage k-1's bundle (``transfer.init_bundle``, shown as the path it will
+    have); the All_Data baseline is trained like the first stage on the merged manifest.
+    """
+    from MedSegTrain.training.api import nested_overrides, resolve_device
+    from MedSegTrain.training.resolve import resolve_run
+
+    datasets = check_sites([Path(s) for s in sites])
+    _check_plans([Path(s) for s in sites], datasets, recipe, nested_overrides(overrides), device,
+                 time_budget_minutes, fold)
+    dev = resolve_device(device)
+    out: dict[str, Any] = {}
+    for k, ds in enumerate(datasets):
+        given = nested_overrides(overrides)
+        config = resolve_run(ds, recipe, given, dev, time_budget_minutes, [fold]).config
+        if k > 0:
+            config["transfer"]["init_bundle"] = f"OUT/stage_{k - 1}/fold_{fold}/bundle"
+        out[stage_name(k)] = config
+    return out
+
+
 def _log(progress: Any, message: str) -> None:
     if progress is not None:
         progress.log(message)

@@ -69,7 +69,7 @@ def test_brats_recipe_learns_the_regions(shared_data: Path, tmp_path: Path, trai
     out = tmp_path / "run"
     subprocess.run(
         [sys.executable, "-m", "MedSegTrain",
-         *train_cli(manifest, out, SETTINGS, "--recipe", "brats", "--time-budget", "10")],
+         *train_cli(manifest, out, SETTINGS, "--recipe", "brats_a", "--time-budget", "10")],
         check=True,
         env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
         timeout=1800,

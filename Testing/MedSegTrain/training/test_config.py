@@ -30,8 +30,8 @@ def test_paper_values_in_recipes() -> None:
     mixup = cfg.read_recipe("mixup_paper")
     assert mixup["optimizer"]["lr"] == 5.0e-4 and mixup["optimizer"]["lookahead"]  # X8
     assert mixup["mixup"]["alpha"] == 0.5 and mixup["patch"]["batch_size"] == 8  # X1, X8
-    assert mixup["split"] == {"kind": "fixed", "train_fraction": 0.5, "test_fraction": 0.0}  # X3
-    brats = cfg.read_recipe("brats")
+    assert mixup["split"] == {"kind": "fixed", "train_fraction": 0.5, "test_fraction": 0.0, "seed": 0}  # X3
+    brats = cfg.read_recipe("brats_a")
     assert brats["optimizer"]["name"] == "ranger" and brats["optimizer"]["lr"] == 1.0e-4  # B7
     assert brats["schedule"] == {"name": "cosine_after", "start_fraction": 0.5}
     assert brats["swa"]["lr_factor"] == 0.5 and brats["swa"]["cycles"] == 5
@@ -109,7 +109,7 @@ def test_recipe_files_yaml_and_json(tmp_path: Path) -> None:
 
 def test_a_new_loss_drops_the_old_losses_options() -> None:
     """brats sets dice_squared {smooth: 1}; switching to a sum must not carry 'smooth' into it."""
-    brats = cfg.apply(cfg.defaults(), cfg.read_recipe("brats"), "brats")
+    brats = cfg.apply(cfg.defaults(), cfg.read_recipe("brats_a"), "brats")
     assert brats["loss"]["params"] == {"smooth": 1.0}
     switched = cfg.apply(brats, {"loss": {"name": "dice_squared+ce", "params": {"ce": {}}}}, "--set")
     assert switched["loss"]["params"] == {"ce": {}}

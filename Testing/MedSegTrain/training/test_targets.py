@@ -136,7 +136,7 @@ def test_brats_recipe_trains_regions_and_predicts_labels(tmp_path: Path) -> None
         "swa.cycles": 1, "swa.cycle_epochs": 1, "swa.snapshot_every": 1,
         "validation.max_cases": 1,
     }
-    bundle_path = train(data, tmp_path / "run", recipe="brats", overrides=overrides, device="cpu")[0]
+    bundle_path = train(data, tmp_path / "run", recipe="brats_a", overrides=overrides, device="cpu")[0]
     meta = load_bundle(bundle_path).meta
     assert meta["output"]["activation"] == "sigmoid"
     assert meta["output"]["regions"] == BRATS_REGIONS
