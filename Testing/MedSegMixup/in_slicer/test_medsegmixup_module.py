@@ -50,6 +50,9 @@ def widget(module):
     representation = module.createNewWidgetRepresentation()
     yield representation
     representation.self().cleanup()
+    # delete the panel now (as closing Slicer would) so its node selectors stop observing later scenes
+    representation.deleteLater()
+    slicer.app.sendPostedEvents(None, qt.QEvent.DeferredDelete)
 
 
 def oblique_image(array: np.ndarray, spacing=(0.7, 0.9, 3.0), origin=(-20.5, 14.25, 33.0)) -> sitk.Image:

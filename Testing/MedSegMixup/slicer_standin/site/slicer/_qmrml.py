@@ -213,7 +213,9 @@ class qMRMLNodeComboBox(QWidget):
 
     def _onNodeAdded(self, node) -> None:
         self._observeNode(node)
-        if self._refresh() and self._accepts(node):
+        if not self._accepts(node):
+            return  # qMRMLSortFilterProxyModel filters the new row out: the list cannot change
+        if self._refresh():
             qt.cpp_signal(self, "nodeAdded").emit(node)  # emitNodesAdded: rows inserted in the model
 
     def _onNodeAboutToBeRemoved(self, node) -> None:
@@ -224,7 +226,8 @@ class qMRMLNodeComboBox(QWidget):
         entry = self._d["nodeTags"].pop(id(node), None)
         if entry is not None:
             node.RemoveObserver(entry[1])
-        self._refresh()
+        if self._indexOf(node) >= 0:  # a filtered-out node had no row to remove
+            self._refresh()
 
     def _onNodeModified(self, node) -> None:
         index = self._indexOf(node)
