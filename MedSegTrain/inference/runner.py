@@ -62,6 +62,7 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
                  variants: Sequence[TTAVariant], activation: Activation, *, batch_size: int = 8,
                  second_moment: bool = False, precision: Precision = "float32",
                  channels_last: bool = False, average: Average = "probabilities",
+                 accumulate: Literal["float32", "float16"] = "float32",
                  on_step: Callable[[int], None] | None = None) -> EnsembleOutput:
     """Mean probabilities of ``members`` x ``variants`` over ``image`` ``(C, z, y, x)``.
 
@@ -70,7 +71,8 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
     (:func:`count_steps` gives the total). Members return logits ``(N, K, z, y, x)`` (a list or
     tuple from deep supervision: the first, full-resolution element).
     ``average="logits"`` blends the logits and activates once at the end (nnU-Net v2's
-    predictor does this); the default blends probabilities.
+    predictor does this); the default blends probabilities. ``accumulate="float16"`` halves the
+    whole-volume accumulators (the memory guard of ``predict --max-memory``).
     """
     if image.ndim != 4:
         raise MedSegError(f"inference needs a (C, z, y, x) image, got shape {tuple(image.shape)}")
@@ -82,11 +84,14 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
         raise MedSegError(f"average must be 'probabilities' or 'logits', got {average!r}")
     if average == "logits" and second_moment:
         raise MedSegError("the variance across predictions needs average='probabilities'")
+    if accumulate not in ("float32", "float16"):
+        raise MedSegError(f"accumulate must be 'float32' or 'float16', got {accumulate!r}")
+    store = torch.float16 if accumulate == "float16" else torch.float32
     device = image.device
     padded = F.pad(image[None].float(), plan.pad_torch())[0] if any(sum(p) for p in plan.padding) \
         else image.float()
     importance = plan.importance(device)
-    weights = torch.zeros(plan.padded_shape, dtype=torch.float32, device=device)
+    weights = torch.zeros(plan.padded_shape, dtype=store, device=device)
     for window in plan.windows:
         weights[window] += importance
     n_predictions = len(members) * len(variants)
@@ -114,20 +119,19 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
                     on_step(1)
             assert total is not None
             if accumulator is None:
-                accumulator = torch.zeros((total.shape[1], *plan.padded_shape), dtype=torch.float32,
-                                          device=device)
+                accumulator = torch.zeros((total.shape[1], *plan.padded_shape), dtype=store, device=device)
                 squares = torch.zeros_like(accumulator) if second_moment else None
             scale = importance / n_predictions
             for i, window in enumerate(group):
-                accumulator[(slice(None), *window)] += total[i] * scale
+                accumulator[(slice(None), *window)] += (total[i] * scale).to(store)
                 if squares is not None and total_sq is not None:
-                    squares[(slice(None), *window)] += total_sq[i] * scale
+                    squares[(slice(None), *window)] += (total_sq[i] * scale).to(store)
     assert accumulator is not None
     crop = (slice(None), *plan.crop)
-    mean = (accumulator / weights)[crop]
+    mean = (accumulator.float() / weights)[crop]
     if average == "logits":
         mean = activate(mean[None], activation)[0]
-    second = (squares / weights)[crop] if squares is not None else None
+    second = (squares.float() / weights)[crop] if squares is not None else None
     return EnsembleOutput(mean.contiguous(), None if second is None else second.contiguous(), n_predictions)
 
 
