@@ -141,7 +141,7 @@ def _run_ours(image: np.ndarray, members: list, options: dict):
     names = ("z", "y", "x")
     variants = [TTAVariant(tuple(n for n, bit in zip(names, (i >> 2 & 1, i >> 1 & 1, i & 1), strict=True)
                                  if bit)) for i in range(8)]
-    result = run_ensemble(torch.from_numpy(image), members, plan, variants, "softmax", average="logits",
+    result = run_ensemble(torch.from_numpy(image)[None], members, plan, variants, "softmax", average="logits",
                           batch_size=int(options.get("batch_size", 1)),
                           precision=options.get("precision", "float32"),
                           channels_last=bool(options.get("channels_last", False)))
