@@ -49,6 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="windows x variants per forward pass (default 8)")
     parser.add_argument("--precision", choices=("auto", "float32", "float16", "bfloat16"), default="auto",
                         help="auto = float32; float16/bfloat16 autocast on CUDA only")
+    parser.add_argument("--time-limit", type=float, metavar="SECONDS",
+                        help="time one window, then use as many TTA variants (then members) as are "
+                             "estimated to fit; the choice is logged and written to LABEL.json")
+    parser.add_argument("--max-memory", type=float, metavar="MB",
+                        help="memory for the whole-volume accumulators: above it they switch to float16; "
+                             "refused when even that does not fit")
     parser.add_argument("--merge-bundle", action="append", metavar="B",
                         help="a second ensemble (repeat for several bundles): its label map is merged "
                              "with the --bundle ensemble's through --merge-table (BraTS B9)")
@@ -85,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
         raise MedSegError(f"--replace-non-finite must be a finite number, got {args.replace_non_finite}")
     if args.batch_size < 1:
         raise MedSegError(f"--batch-size must be >= 1, got {args.batch_size}")
+    from MedSegTrain.inference.budget import check_limits
+
+    check_limits(args.time_limit, args.max_memory)
     if args.overlap is not None and not 0 <= args.overlap < 1:
         raise MedSegError(f"--overlap must be in [0, 1), got {args.overlap}")
     cases, is_folder = resolve_inputs(args.input)
@@ -139,7 +148,8 @@ def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[st
 
     channels = case.read(args.replace_non_finite)
     common = {"tta": args.tta, "device": args.device, "progress": progress, "overlap": args.overlap,
-              "batch_size": args.batch_size, "precision": args.precision}
+              "batch_size": args.batch_size, "precision": args.precision,
+              "time_limit": args.time_limit, "max_memory_mb": args.max_memory}
     prediction = predict_volume(
         bundles, channels, probabilities="probabilities" in target,
         uncertainty=args.uncertainty_measure if "uncertainty" in target else None,
@@ -155,6 +165,11 @@ def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[st
             write_probabilities(prediction.probabilities, channels[0], staged["probabilities"])
         if prediction.uncertainty is not None:
             write_image(prediction.uncertainty, staged["uncertainty"])
+    if prediction.budget is not None:
+        from MedSegTrain.fileutil import write_json_atomic
+
+        write_json_atomic(Path(f"{target['label']}.json"), {"budget": prediction.budget.to_dict(),
+                                                          "n_predictions": prediction.n_predictions})
 
 
 def _merge_plan(args: argparse.Namespace, bundles: list) -> tuple[list, object] | None:

@@ -10,6 +10,7 @@ and compute an uncertainty map.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from MedSegTrain.errors import MedSegError
+from MedSegTrain.inference.budget import Budget, Clock, check_limits, choose, choose_accumulator, time_window
 from MedSegTrain.inference.decoding import OutputSpec
 from MedSegTrain.inference.ensemble import BundleGroup, check_ensemble, group_bundles, weighted_average
 from MedSegTrain.inference.members import SliceWise, resolve_device
@@ -46,6 +48,8 @@ class Prediction:
     uncertainty: Volume | None
     channel_names: list[str]
     n_predictions: int
+    budget: Budget | None = None
+    """What ``time_limit`` / ``max_memory_mb`` chose (members, TTA variants, accumulator)."""
 
 
 @dataclass
@@ -61,16 +65,21 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
                    probabilities: bool = False, uncertainty: str | None = None,
                    largest_component: bool = False, overlap: float | None = None,
                    batch_size: int = 8, precision: str = "auto",
-                   channels_last: bool = False) -> Prediction:
+                   channels_last: bool = False, time_limit: float | None = None,
+                   max_memory_mb: float | None = None, clock: Clock = time.perf_counter) -> Prediction:
     """Segment ``channels`` (one co-registered :class:`Volume` per input channel) with ``bundles``.
 
     ``bundles``: :class:`MedSegTrain.bundle.ModelBundle` objects or paths to them; all their
     members are averaged. ``tta``: number of test-time variants (0 = none, up to 16, B8).
     ``overlap`` overrides the bundles' sliding-window overlap (L3). ``uncertainty``:
     ``"entropy"`` or ``"variance"`` (see :mod:`MedSegTrain.inference.uncertainty`).
-    ``batch_size``: (window, variant) samples per forward call.
+    ``batch_size``: (window, variant) samples per forward call. ``time_limit`` (seconds): one
+    window is timed, then as many TTA variants (then members) as fit are used; ``max_memory_mb``
+    switches the accumulators to float16 when float32 would not fit (see
+    :mod:`MedSegTrain.inference.budget`); what was chosen is in ``Prediction.budget``.
     """
     check_measure(uncertainty)
+    check_limits(time_limit, max_memory_mb)
     volumes = _check_channels(channels)
     loaded = [_load(b) for b in bundles]
     output = check_ensemble(loaded, len(volumes), overlap)
@@ -85,17 +94,34 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
     prepared = [_prepare(group, volumes) for group in groups]
     variants = {id(p): tta_variants(tta, in_plane_only=True) if p.group.settings.mode == "slices2d"
                 else variants_3d for p in prepared}
-    total = sum(count_steps(p.plan, p.group.n_members, len(variants[id(p)]), batch_size) for p in prepared)
+    built = {id(p): _build_members(p.group, torch_device) for p in prepared}
+    budget = None
+    if time_limit is not None or max_memory_mb is not None:
+        budget = _budget(prepared, built, variants, len(output.channel_names), len(volumes),
+                         uncertainty == "variance", time_limit, max_memory_mb, torch_device, clock)
+        _apply(budget, prepared, built, variants)
+        progress.log(f"budget: {budget.members} member(s) x {budget.variants} TTA variant(s), "
+                     f"{budget.accumulate} accumulators ({budget.reason})")
+    work = [p for p in prepared if built[id(p)]]
+    total = sum(count_steps(p.plan, len(built[id(p)]), len(variants[id(p)]), batch_size) for p in work)
     progress.task("predict", total)
+    start, done = clock(), [0]
+
+    def step(n: int) -> None:
+        done[0] += n
+        eta = (clock() - start) / done[0] * (total - done[0])
+        progress.advance(n, message=f"windows {done[0]}/{total}, ETA {eta:.0f} s", eta_s=round(eta, 1))
+
     means: list[tuple[np.ndarray, int]] = []
     seconds: list[tuple[np.ndarray, int]] = []
-    for item in prepared:
-        members = _build_members(item.group, torch_device)
+    for item in work:
+        members = built.pop(id(item))
         image = torch.from_numpy(item.prepared.array).to(torch_device)
         result = run_ensemble(image, members, item.plan, variants[id(item)], output.activation,  # type: ignore[arg-type]
                               batch_size=batch_size, second_moment=uncertainty == "variance",
                               precision=chosen, channels_last=channels_last,
-                              on_step=lambda n: progress.advance(n, message="windows"))
+                              accumulate="float32" if budget is None else budget.accumulate,  # type: ignore[arg-type]
+                              on_step=step)
         del members
         fill = output.background_fill
         restored = item.spec.restore(result.mean.cpu().numpy(), item.prepared, fill)
@@ -115,7 +141,38 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
     elif uncertainty == "variance":
         uncertainty_volume = reference.with_array(variance_map(mean, weighted_average(seconds)))
     return Prediction(reference.with_array(labels), mean if probabilities else None, uncertainty_volume,
-                      output.channel_names, sum(n for _m, n in means))
+                      output.channel_names, sum(n for _m, n in means), budget)
+
+
+def _budget(prepared: list[_PreparedGroup], built: dict, variants: dict, n_channels: int, n_inputs: int,
+            second_moment: bool, time_limit: float | None, max_memory_mb: float | None,
+            device: torch.device, clock: Clock) -> Budget:
+    """Time one window of the first member, then choose members x variants and the accumulator."""
+    voxels = max(int(np.prod(p.plan.padded_shape)) for p in prepared)
+    accumulate = choose_accumulator(n_channels, n_inputs, voxels, second_moment, max_memory_mb)
+    n_members = sum(len(m) for m in built.values())
+    n_variants = max(len(v) for v in variants.values())
+    if time_limit is None:
+        return Budget(n_members, n_variants, accumulate, None, None, "no time limit")
+    first = prepared[0]
+    window = torch.from_numpy(first.prepared.array).to(device)
+    window = torch.nn.functional.pad(window[None].float(), first.plan.pad_torch())
+    window = window[(slice(None), slice(None), *first.plan.windows[0])]
+    per_window = time_window(built[id(first)][0], window, clock)
+    n_windows = max(len(p.plan.windows) for p in prepared)
+    members, n_used, reason = choose(n_windows, n_members, n_variants, per_window, time_limit)
+    estimate = members * n_used * n_windows * per_window
+    return Budget(members, n_used, accumulate, round(estimate, 3), round(per_window, 4), reason)
+
+
+def _apply(budget: Budget, prepared: list[_PreparedGroup], built: dict, variants: dict) -> None:
+    """Keep the first ``budget.members`` members (group by group) and ``budget.variants`` variants."""
+    left = budget.members
+    for item in prepared:
+        keep = built[id(item)][:left]
+        left -= len(keep)
+        built[id(item)] = keep
+        variants[id(item)] = variants[id(item)][:budget.variants]
 
 
 def _load(bundle: Any) -> Any:

@@ -31,6 +31,7 @@ from MedSegTrain.inference.tta import TTAVariant
 
 Activation = Literal["softmax", "sigmoid"]
 Precision = Literal["float32", "float16", "bfloat16"]
+Average = Literal["probabilities", "logits"]
 
 
 @dataclass
@@ -60,7 +61,8 @@ def activate(logits: torch.Tensor, activation: Activation) -> torch.Tensor:
 def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: WindowPlan,
                  variants: Sequence[TTAVariant], activation: Activation, *, batch_size: int = 8,
                  second_moment: bool = False, precision: Precision = "float32",
-                 channels_last: bool = False,
+                 channels_last: bool = False, average: Average = "probabilities",
+                 accumulate: Literal["float32", "float16"] = "float32",
                  on_step: Callable[[int], None] | None = None) -> EnsembleOutput:
     """Mean probabilities of ``members`` x ``variants`` over ``image`` ``(C, z, y, x)``.
 
@@ -68,6 +70,9 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
     called with 1 after each member has processed a group of windows
     (:func:`count_steps` gives the total). Members return logits ``(N, K, z, y, x)`` (a list or
     tuple from deep supervision: the first, full-resolution element).
+    ``average="logits"`` blends the logits and activates once at the end (nnU-Net v2's
+    predictor does this); the default blends probabilities. ``accumulate="float16"`` halves the
+    whole-volume accumulators (the memory guard of ``predict --max-memory``).
     """
     if image.ndim != 4:
         raise MedSegError(f"inference needs a (C, z, y, x) image, got shape {tuple(image.shape)}")
@@ -75,11 +80,18 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
         raise MedSegError(f"image shape {tuple(image.shape[1:])} does not match the window plan {plan.shape}")
     if not members or not variants:
         raise MedSegError("inference needs at least one member and one TTA variant")
+    if average not in ("probabilities", "logits"):
+        raise MedSegError(f"average must be 'probabilities' or 'logits', got {average!r}")
+    if average == "logits" and second_moment:
+        raise MedSegError("the variance across predictions needs average='probabilities'")
+    if accumulate not in ("float32", "float16"):
+        raise MedSegError(f"accumulate must be 'float32' or 'float16', got {accumulate!r}")
+    store = torch.float16 if accumulate == "float16" else torch.float32
     device = image.device
     padded = F.pad(image[None].float(), plan.pad_torch())[0] if any(sum(p) for p in plan.padding) \
         else image.float()
     importance = plan.importance(device)
-    weights = torch.zeros(plan.padded_shape, dtype=torch.float32, device=device)
+    weights = torch.zeros(plan.padded_shape, dtype=store, device=device)
     for window in plan.windows:
         weights[window] += importance
     n_predictions = len(members) * len(variants)
@@ -93,8 +105,9 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
             total: torch.Tensor | None = None
             total_sq: torch.Tensor | None = None
             for member in members:
-                for probs in _member_variants(member, crops, variants, activation, batch_size,
-                                              precision, channels_last):
+                for probs in _member_variants(member, crops, variants,
+                                              activation if average == "probabilities" else None,
+                                              batch_size, precision, channels_last):
                     if total is None:
                         total = probs.contiguous()
                         total_sq = probs.square() if second_moment else None
@@ -106,18 +119,19 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
                     on_step(1)
             assert total is not None
             if accumulator is None:
-                accumulator = torch.zeros((total.shape[1], *plan.padded_shape), dtype=torch.float32,
-                                          device=device)
+                accumulator = torch.zeros((total.shape[1], *plan.padded_shape), dtype=store, device=device)
                 squares = torch.zeros_like(accumulator) if second_moment else None
             scale = importance / n_predictions
             for i, window in enumerate(group):
-                accumulator[(slice(None), *window)] += total[i] * scale
+                accumulator[(slice(None), *window)] += (total[i] * scale).to(store)
                 if squares is not None and total_sq is not None:
-                    squares[(slice(None), *window)] += total_sq[i] * scale
+                    squares[(slice(None), *window)] += (total_sq[i] * scale).to(store)
     assert accumulator is not None
     crop = (slice(None), *plan.crop)
-    mean = (accumulator / weights)[crop]
-    second = (squares / weights)[crop] if squares is not None else None
+    mean = (accumulator.float() / weights)[crop]
+    if average == "logits":
+        mean = activate(mean[None], activation)[0]
+    second = (squares.float() / weights)[crop] if squares is not None else None
     return EnsembleOutput(mean.contiguous(), None if second is None else second.contiguous(), n_predictions)
 
 
@@ -128,9 +142,10 @@ def count_steps(plan: WindowPlan, n_members: int, n_variants: int, batch_size: i
 
 
 def _member_variants(member: nn.Module, crops: torch.Tensor, variants: Sequence[TTAVariant],
-                     activation: Activation, batch_size: int, precision: Precision,
+                     activation: Activation | None, batch_size: int, precision: Precision,
                      channels_last: bool):
-    """Yield each variant's probabilities for ``crops``, inverted back to the crops' frame.
+    """Yield each variant's probabilities (logits when ``activation`` is None) for ``crops``,
+    inverted back to the crops' frame.
 
     Variants with the same output shape are batched together, ``batch_size`` samples a call.
     """
@@ -143,7 +158,8 @@ def _member_variants(member: nn.Module, crops: torch.Tensor, variants: Sequence[
         for start in range(0, len(same_shape), chunk):
             batch_variants = same_shape[start:start + chunk]
             batch = torch.cat([v.forward(crops) for v in batch_variants])
-            probs = activate(_forward(member, batch, precision, channels_last), activation)
+            logits = _forward(member, batch, precision, channels_last)
+            probs = logits.float() if activation is None else activate(logits, activation)
             for i, variant in enumerate(batch_variants):
                 yield variant.inverse(probs[i * n:(i + 1) * n])
 
