@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from MedSegTrain.errors import MedSegError
+from MedSegTrain.inference.backends import OpenVinoMember, check_backend, wrap_members
 from MedSegTrain.inference.budget import Budget, Clock, check_limits, choose, choose_accumulator, time_window
 from MedSegTrain.inference.decoding import OutputSpec
 from MedSegTrain.inference.ensemble import BundleGroup, check_ensemble, group_bundles, weighted_average
@@ -66,7 +67,8 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
                    largest_component: bool = False, overlap: float | None = None,
                    batch_size: int = 8, precision: str = "auto",
                    channels_last: bool = False, time_limit: float | None = None,
-                   max_memory_mb: float | None = None, clock: Clock = time.perf_counter) -> Prediction:
+                   max_memory_mb: float | None = None, backend: str = "torch",
+                   clock: Clock = time.perf_counter) -> Prediction:
     """Segment ``channels`` (one co-registered :class:`Volume` per input channel) with ``bundles``.
 
     ``bundles``: :class:`MedSegTrain.bundle.ModelBundle` objects or paths to them; all their
@@ -77,6 +79,8 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
     window is timed, then as many TTA variants (then members) as fit are used; ``max_memory_mb``
     switches the accumulators to float16 when float32 would not fit (see
     :mod:`MedSegTrain.inference.budget`); what was chosen is in ``Prediction.budget``.
+    ``backend``: ``torch`` or ``openvino`` (CPU only, see :mod:`MedSegTrain.inference.backends`);
+    ``precision`` ``bfloat16`` is offered on CUDA and on CPUs with native bf16.
     """
     check_measure(uncertainty)
     check_limits(time_limit, max_memory_mb)
@@ -89,12 +93,13 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
     variants_3d = tta_variants(tta)
     torch_device = resolve_device(device)
     chosen = _precision(precision, torch_device)
+    check_backend(backend, torch_device, chosen)
     progress = progress or Progress("none")
 
     prepared = [_prepare(group, volumes) for group in groups]
     variants = {id(p): tta_variants(tta, in_plane_only=True) if p.group.settings.mode == "slices2d"
                 else variants_3d for p in prepared}
-    built = {id(p): _build_members(p.group, torch_device) for p in prepared}
+    built = {id(p): wrap_members(_build_members(p.group, torch_device), backend, chosen) for p in prepared}
     budget = None
     if time_limit is not None or max_memory_mb is not None:
         budget = _budget(prepared, built, variants, len(output.channel_names), len(volumes),
@@ -119,7 +124,8 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
         image = torch.from_numpy(item.prepared.array).to(torch_device)
         result = run_ensemble(image, members, item.plan, variants[id(item)], output.activation,  # type: ignore[arg-type]
                               batch_size=batch_size, second_moment=uncertainty == "variance",
-                              precision=chosen, channels_last=channels_last,
+                              precision=chosen if backend == "torch" else "float32",
+                              channels_last=channels_last,
                               accumulate="float32" if budget is None else budget.accumulate,  # type: ignore[arg-type]
                               on_step=step)
         del members
@@ -158,7 +164,10 @@ def _budget(prepared: list[_PreparedGroup], built: dict, variants: dict, n_chann
     window = torch.from_numpy(first.prepared.array).to(device)
     window = torch.nn.functional.pad(window[None].float(), first.plan.pad_torch())
     window = window[(slice(None), slice(None), *first.plan.windows[0])]
-    per_window = time_window(built[id(first)][0], window, clock)
+    member = built[id(first)][0]
+    if isinstance(member, OpenVinoMember):  # its first call traces and compiles: not a forward's time
+        member.compile_for(window)
+    per_window = time_window(member, window, clock)
     n_windows = max(len(p.plan.windows) for p in prepared)
     members, n_used, reason = choose(n_windows, n_members, n_variants, per_window, time_limit)
     estimate = members * n_used * n_windows * per_window
@@ -203,11 +212,20 @@ def _check_channels(channels: Sequence[Volume]) -> list[Volume]:
 def _precision(precision: str, device: torch.device) -> Precision:
     if precision not in PRECISIONS:
         raise MedSegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "auto":
-        return "float32"
-    if precision != "float32" and device.type != "cuda":
-        raise MedSegError(f"--precision {precision} is only offered on CUDA; on {device.type} use float32")
-    return precision  # type: ignore[return-value]
+    if precision == "auto" or precision == "float32" or device.type == "cuda":
+        return "float32" if precision == "auto" else precision  # type: ignore[return-value]
+    if precision == "bfloat16" and cpu_has_bf16():
+        return "bfloat16"
+    if precision == "bfloat16":
+        raise MedSegError("--precision bfloat16 on a CPU needs native bf16 (AVX512-BF16 or AMX), which this "
+                          "CPU lacks: use float32")
+    raise MedSegError(f"--precision {precision} is only offered on CUDA; on {device.type} use float32 "
+                      f"(or bfloat16 on a CPU with native bf16)")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (oneDNN's own check: AVX512-BF16 or AMX)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def _prepare(group: BundleGroup, volumes: list[Volume]) -> _PreparedGroup:

@@ -134,9 +134,26 @@ def test_a_bundle_that_does_not_fit_is_refused_before_any_work(tmp_path: Path, c
     assert not (tmp_path / "out").exists()
 
 
+def test_openvino_backend_writes_the_torch_label_map(tmp_path: Path) -> None:
+    pytest.importorskip("openvino", reason="the openvino extra is part of the dev install")
+    image = _image(tmp_path / "case.nii.gz")
+    bundle = str(_bundle(tmp_path / "bundle"))
+    labels = {}
+    for backend in ("torch", "openvino"):
+        out, prob = tmp_path / f"{backend}.nii.gz", tmp_path / f"{backend}_p.nii.gz"
+        assert main(["predict", "--bundle", bundle, "--input", str(image), "--output", str(out), "--tta", "2",
+                     "--probabilities", str(prob), "--backend", backend, "--progress", "none"]) == 0
+        labels[backend] = (sitk.GetArrayFromImage(sitk.ReadImage(str(out))),
+                           sitk.GetArrayFromImage(sitk.ReadImage(str(prob))))
+    np.testing.assert_array_equal(labels["openvino"][0], labels["torch"][0])
+    np.testing.assert_allclose(labels["openvino"][1], labels["torch"][1], atol=1e-5)
+    assert len(np.unique(labels["torch"][0])) > 1  # a label map with content, not all background
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--tta", "17"], "--tta must be a whole number from 0 to 16"),
     (["--overlap", "1"], "--overlap must be in [0, 1)"),
+    (["--backend", "openvino", "--precision", "float16"], "--backend openvino offers --precision float32"),
 ])
 def test_bad_options(tmp_path: Path, capsys, extra, message) -> None:
     image = _image(tmp_path / "case.nii.gz")

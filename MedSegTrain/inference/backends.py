@@ -1,0 +1,107 @@
+"""Where a member's forward pass runs: PyTorch eager (``torch``) or an OpenVINO compile (``openvino``).
+
+Why a second engine: on a CPU most of a prediction is 3D convolutions, and OpenVINO's CPU plugin
+runs them about twice as fast as PyTorch eager at float32 with the same logits (to ~4e-5 on
+nnU-Net's PlainConvUNet; figures and command in docs/performance.md). Nothing is exported to
+disk and nothing is downloaded: each member is traced once per input shape with
+``torch.jit.trace`` (one forward), converted in memory with ``openvino.convert_model`` and
+compiled for the CPU. ``openvino`` is an optional dependency (``pip install
+'MedSegTrain[openvino]'``), imported only when this backend is chosen.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from MedSegTrain.errors import MedSegError
+
+Backend = Literal["torch", "openvino"]
+BACKENDS: tuple[str, ...] = ("torch", "openvino")
+_OPENVINO_PRECISION = {"float32": "f32", "bfloat16": "bf16"}
+
+
+def check_backend(backend: str, device: torch.device, precision: str) -> None:
+    """Refuse a backend this machine or this precision cannot serve, naming the option."""
+    if backend not in BACKENDS:
+        raise MedSegError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "openvino":
+        if device.type != "cpu":
+            raise MedSegError(f"--backend openvino runs on the CPU only; got --device {device}")
+        if precision not in _OPENVINO_PRECISION:
+            raise MedSegError(f"--backend openvino offers --precision float32 or bfloat16, got {precision}")
+        _openvino()
+
+
+def wrap_members(members: Sequence[nn.Module], backend: str, precision: str) -> list[nn.Module]:
+    """``members`` unchanged for ``torch``; each behind an :class:`OpenVinoMember` for ``openvino``."""
+    if backend == "torch":
+        return list(members)
+    return [OpenVinoMember(member, precision) for member in members]
+
+
+class OpenVinoMember(nn.Module):
+    """A member whose forward runs an OpenVINO compile of it, one compile per input shape.
+
+    Takes and returns torch tensors like the member (the first output when the member returns a
+    list or tuple, as the runner uses), so the window, TTA and blending code is the same.
+    """
+
+    def __init__(self, member: nn.Module, precision: str = "float32") -> None:
+        super().__init__()
+        if precision not in _OPENVINO_PRECISION:
+            raise MedSegError(f"--backend openvino offers --precision float32 or bfloat16, got {precision}")
+        self.member = _FirstOutput(member.eval())
+        self.precision = precision
+        self._compiled: dict[tuple[int, ...], Any] = {}
+
+    def compile_for(self, batch: torch.Tensor) -> Any:
+        """The compiled model for ``batch``'s shape (traced, converted and compiled on first use)."""
+        key = tuple(batch.shape)
+        if key not in self._compiled:
+            ov = _openvino()
+            example = batch.detach().float().contiguous()
+            try:
+                with torch.no_grad(), warnings.catch_warnings():
+                    # traced for this exact shape, so shape-dependent branches baked in are right
+                    warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                    traced = torch.jit.trace(self.member, example, check_trace=False)
+                model = ov.convert_model(traced, example_input=example)
+            except Exception as exc:  # any tracing or conversion failure has the same remedy
+                raise MedSegError(f"--backend openvino cannot convert this network "
+                                  f"({type(exc).__name__}: {exc}); use --backend torch") from None
+            config = {"INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[self.precision],
+                      "INFERENCE_NUM_THREADS": torch.get_num_threads(), "PERFORMANCE_HINT": "LATENCY"}
+            self._compiled[key] = ov.Core().compile_model(model, "CPU", config)
+        return self._compiled[key]
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, K, ...)`` for ``batch`` ``(N, C, ...)``, as float32."""
+        compiled = self.compile_for(batch)
+        result = compiled(batch.detach().float().contiguous().numpy())
+        return torch.from_numpy(result[0])
+
+
+class _FirstOutput(nn.Module):
+    """The full-resolution logits only (deep-supervision members return a list), for tracing."""
+
+    def __init__(self, member: nn.Module) -> None:
+        super().__init__()
+        self.net = member
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        out = self.net(batch)
+        return out[0] if isinstance(out, (list, tuple)) else out
+
+
+def _openvino() -> Any:
+    try:
+        import openvino
+    except ImportError:
+        raise MedSegError("--backend openvino needs the openvino package: "
+                          "pip install 'MedSegTrain[openvino]'") from None
+    return openvino
