@@ -50,9 +50,10 @@ def backend_environment() -> dict[str, str]:
 
 def predict_command(bundles: list[Path], inputs: list[Path], output: Path, tta: int = 0, device: str = "auto",
                     uncertainty: Path | None = None, python: list[str] | None = None,
-                    window: tuple[float, float] | None = None) -> list[str]:
+                    window: tuple[float, float] | None = None, time_limit: float | None = None) -> list[str]:
     """The ``medsegtrain predict`` command line with JSON progress; ``window`` (width, level) replaces
-    the bundles' own window, so the models see the image windowed once, as shown on screen."""
+    the bundles' own window, so the models see the image windowed once, as shown on screen;
+    ``time_limit`` (seconds) lets the backend drop TTA variants, then models, to finish in time."""
     command = [*(python or backend_python()), "-m", "MedSegTrain", "predict"]
     for bundle in bundles:
         command += ["--bundle", str(bundle)]
@@ -63,6 +64,8 @@ def predict_command(bundles: list[Path], inputs: list[Path], output: Path, tta: 
         command += ["--uncertainty", str(uncertainty)]
     if window is not None:
         command += ["--window", f"{float(window[0])!r},{float(window[1])!r}"]
+    if time_limit is not None:
+        command += ["--time-limit", f"{float(time_limit)!r}"]
     return command
 
 
@@ -81,6 +84,7 @@ class InferenceRequest:
     device: str = "auto"
     uncertainty: bool = False
     display_window: tuple[float, float] | None = None  # (width, level) replacing the models' window
+    time_limit: float | None = None  # seconds; None = every model and TTA variant, however long
     show_3d: bool = False
 
     def check(self, workspace) -> None:
@@ -126,7 +130,8 @@ class InferenceJob:
         """Write the inputs and return the command to run."""
         inputs = [self.workspace.volume_file(item_id, self.folder) for item_id in self.request.input_volumes]
         return predict_command([b.path for b in self.request.bundles], inputs, self.output, self.request.tta,
-                               self.request.device, self.uncertainty, python, self.request.display_window)
+                               self.request.device, self.uncertainty, python, self.request.display_window,
+                               self.request.time_limit)
 
     def import_results(self) -> tuple[str, str | None]:
         """Add the predicted segmentation (and uncertainty overlay) to the workspace under the first

@@ -90,6 +90,19 @@ class InferencePanel(qt.QWidget):
         form.addRow(_("Augmentation:"), tta_row)
         self.device_combo = combo([label for _key, label in DEVICES], _("Where the networks run"))
         form.addRow(_("Device:"), self.device_combo)
+        limit_row = qt.QHBoxLayout()
+        self.time_limit_check = qt.QCheckBox(_("Finish within"))
+        self.time_limit_check.setToolTip(_("Time one window first, then use as many augmentations (then "
+                                           "models) as fit in this time; the log says which were used"))
+        self.time_limit_spin = qt.QSpinBox()
+        self.time_limit_spin.setRange(5, 24 * 3600)
+        self.time_limit_spin.setValue(300)
+        self.time_limit_spin.setSuffix(_(" s"))
+        self.time_limit_spin.setEnabled(False)
+        self.time_limit_check.toggled.connect(lambda checked: self.time_limit_spin.setEnabled(bool(checked)))
+        limit_row.addWidget(self.time_limit_check)
+        limit_row.addWidget(self.time_limit_spin)
+        form.addRow(_("Time limit:"), limit_row)
         self.uncertainty_check = qt.QCheckBox(_("Also create an uncertainty volume"))
         self.uncertainty_check.setToolTip(_("Per-voxel disagreement between models and augmentations"))
         form.addRow(self.uncertainty_check)
@@ -261,6 +274,8 @@ class InferencePanel(qt.QWidget):
             uncertainty=self.uncertainty_check.isChecked(),
             display_window=window,
             show_3d=self.show_3d_check.isChecked(),
+            time_limit=(float(prop(self.time_limit_spin, "value")) if self.time_limit_check.isChecked()
+                        else None),
         )
 
     def run(self) -> bool:

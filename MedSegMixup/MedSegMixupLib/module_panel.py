@@ -66,7 +66,8 @@ class MedSegMixupPanel(qt.QWidget):
         inference, compare = self.inference_panel, self.compare_panel
         for signal in (inference.tta_check.toggled, inference.uncertainty_check.toggled,
                        inference.clip_check.toggled, inference.show_3d_check.toggled,
-                       inference.device_combo.currentIndexChanged,
+                       inference.device_combo.currentIndexChanged, inference.time_limit_check.toggled,
+                       inference.time_limit_spin.valueChanged,
                        inference.tta_spin.valueChanged, inference.output_edit.editingFinished):
             signal.connect(lambda *_args: self._state_changed())
         compare.reference.on_changed(self._state_changed)
@@ -122,6 +123,8 @@ class MedSegMixupPanel(qt.QWidget):
             tta=inference.tta_check.isChecked(),
             ttaVariants=prop(inference.tta_spin, "value"),
             device=DEVICES[max(prop(inference.device_combo, "currentIndex"), 0)][0],
+            timeLimit=inference.time_limit_check.isChecked(),
+            timeLimitSeconds=prop(inference.time_limit_spin, "value"),
             uncertainty=inference.uncertainty_check.isChecked(),
             clipToWindow=inference.clip_check.isChecked(),
             show3D=inference.show_3d_check.isChecked(),
@@ -147,6 +150,8 @@ class MedSegMixupPanel(qt.QWidget):
             inference.tta_spin.setValue(state.ttaVariants)
             keys = [key for key, _label in DEVICES]
             inference.device_combo.setCurrentIndex(keys.index(state.device) if state.device in keys else 0)
+            inference.time_limit_check.setChecked(state.timeLimit)
+            inference.time_limit_spin.setValue(state.timeLimitSeconds)
             inference.uncertainty_check.setChecked(state.uncertainty)
             inference.clip_check.setChecked(state.clipToWindow)
             inference.show_3d_check.setChecked(state.show3D)

@@ -22,6 +22,8 @@ class ModuleState:
     tta: bool = False
     ttaVariants: int = 8
     device: str = "auto"
+    timeLimit: bool = False
+    timeLimitSeconds: int = 300
     uncertainty: bool = False
     clipToWindow: bool = False
     show3D: bool = False

@@ -87,7 +87,8 @@ def test_state_round_trip(module, tiny_bundle):
     module.inference_panel.add_bundle(tiny_bundle)
     state = ModuleState(windowPreset="custom", windowWidth=420.0, windowLevel=55.0,
                         bundlePaths=str(tiny_bundle), inputVolumes="kidney_ct", tta=True, ttaVariants=12,
-                        device="cpu", uncertainty=True, clipToWindow=True, outputName="kidneys",
+                        device="cpu", timeLimit=True, timeLimitSeconds=45, uncertainty=True,
+                        clipToWindow=True, outputName="kidneys",
                         referenceSegmentation="kidney_ct_reference",
                         predictionSegmentation="kidney_ct_reference")
     module.set_state(state)

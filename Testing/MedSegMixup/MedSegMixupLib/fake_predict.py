@@ -30,12 +30,15 @@ parser.add_argument("--uncertainty")
 parser.add_argument("--tta")
 parser.add_argument("--device")
 parser.add_argument("--progress")
+parser.add_argument("--time-limit", type=float)
 args = parser.parse_args()
 mode = os.environ.get("FAKE_PREDICT_MODE", "ok")
 emit(event="log", message="argv " + json.dumps(sys.argv[1:]))
 if mode == "fail":
     emit(event="error", message="medsegtrain predict: error: bundle does not fit the input")
     sys.exit(1)
+if args.time_limit is not None:
+    emit(event="log", message=f"budget: 1 member(s) x 2 TTA variant(s) (fits {args.time_limit:g} s)")
 emit(event="start", task="predict", total=3)
 if mode == "hang":
     with open(os.environ["FAKE_PREDICT_PIDFILE"], "w") as handle:

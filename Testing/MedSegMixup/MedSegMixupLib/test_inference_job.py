@@ -28,6 +28,8 @@ def test_command_line_of_predict():
                        "--input", "t1.nrrd", "--input", "t2.nrrd", "--output", "out.nrrd", "--tta", "8",
                        "--device", "cpu", "--progress", "json", "--uncertainty", "u.nrrd"]
     assert backend_python() == [sys.executable]  # outside Slicer: this interpreter
+    limited = predict_command([Path("a")], [Path("t1.nrrd")], Path("out.nrrd"), python=["py"], time_limit=90)
+    assert limited[-2:] == ["--time-limit", "90.0"]
 
 
 @pytest.fixture

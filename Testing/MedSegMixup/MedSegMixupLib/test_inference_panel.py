@@ -88,6 +88,21 @@ def test_run_shows_progress_and_adds_the_result(panel, qtbot, tiny_bundle):
     assert panel.status.kind == "ok" and panel.run_button.isEnabled()
 
 
+def test_a_time_limit_reaches_the_command_and_the_budget_is_logged(panel, qtbot, tiny_bundle):
+    panel.add_bundle(tiny_bundle)
+    assert panel.request().time_limit is None  # off by default: every model and variant
+    assert not panel.time_limit_spin.isEnabled()
+    panel.time_limit_check.setChecked(True)
+    assert panel.time_limit_spin.isEnabled()
+    panel.time_limit_spin.setValue(120)
+    assert panel.request().time_limit == 120.0
+    assert panel.run()
+    qtbot.waitUntil(lambda: panel.last_outcome is not None, timeout=60000)
+    assert panel.last_outcome.ok, panel.status.text
+    log = panel.log.toPlainText()
+    assert '"--time-limit", "120.0"' in log and "budget: 1 member(s) x 2 TTA variant(s)" in log
+
+
 def test_failed_run_reports_the_error_and_adds_nothing(panel, qtbot, tiny_bundle, monkeypatch):
     monkeypatch.setenv("FAKE_PREDICT_MODE", "fail")
     panel.add_bundle(tiny_bundle)
