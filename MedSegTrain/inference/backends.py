@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -45,10 +46,12 @@ def wrap_members(members: Sequence[nn.Module], backend: str, precision: str) -> 
 
 
 class OpenVinoMember(nn.Module):
-    """A member whose forward runs an OpenVINO compile of it, one compile per input shape.
+    """A member whose forward runs an OpenVINO compile of it, one sample at a time.
 
-    Takes and returns torch tensors like the member (the first output when the member returns a
-    list or tuple, as the runner uses), so the window, TTA and blending code is the same.
+    One compile per sample shape (batch 1: on a CPU a larger batch is no faster per sample, and
+    the runner's last, smaller group then needs no second compile). Takes and returns torch
+    tensors like the member (the first output when the member returns a list or tuple, as the
+    runner uses), so the window, TTA and blending code is the same.
     """
 
     def __init__(self, member: nn.Module, precision: str = "float32") -> None:
@@ -60,11 +63,11 @@ class OpenVinoMember(nn.Module):
         self._compiled: dict[tuple[int, ...], Any] = {}
 
     def compile_for(self, batch: torch.Tensor) -> Any:
-        """The compiled model for ``batch``'s shape (traced, converted and compiled on first use)."""
-        key = tuple(batch.shape)
+        """The compiled model for one sample of ``batch`` (traced, converted and compiled on first use)."""
+        key = tuple(batch.shape[1:])
         if key not in self._compiled:
             ov = _openvino()
-            example = batch.detach().float().contiguous()
+            example = batch[:1].detach().float().contiguous()
             try:
                 with torch.no_grad(), warnings.catch_warnings():
                     # traced for this exact shape, so shape-dependent branches baked in are right
@@ -82,8 +85,9 @@ class OpenVinoMember(nn.Module):
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, K, ...)`` for ``batch`` ``(N, C, ...)``, as float32."""
         compiled = self.compile_for(batch)
-        result = compiled(batch.detach().float().contiguous().numpy())
-        return torch.from_numpy(result[0])
+        samples = batch.detach().float().numpy()
+        return torch.from_numpy(np.concatenate([compiled(np.ascontiguousarray(samples[i:i + 1]))[0]
+                                                for i in range(samples.shape[0])]))
 
 
 class _FirstOutput(nn.Module):

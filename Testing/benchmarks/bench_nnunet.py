@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from MedSegTrain.inference.sliding_window import WindowPlan
+
 pytestmark = pytest.mark.benchmark
 
 CT = Path(__file__).resolve().parents[3] / "shared" / "data" / "totalseg-example-ct" / "example_ct.nii.gz"
@@ -100,9 +102,14 @@ def _nnunet_steps(size: int, patch: int, step: float = 0.5) -> list[int]:
     return [round(spacing * i) for i in range(n)]
 
 
-def _run_nnunet(image: np.ndarray, members: list):
+def _run_nnunet(image: np.ndarray, members: list, float32_accumulators: bool = False):
+    """nnU-Net's predictor as shipped, or (``float32_accumulators``) with its float16 logit and
+    weight accumulators and float16 Gaussian made float32, to tell its rounding from ours."""
     import torch
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
+    if float32_accumulators:
+        _nnunet_in_float32()
 
     predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=True,
                                 perform_everything_on_device=False, device=torch.device("cpu"),
@@ -114,6 +121,30 @@ def _run_nnunet(image: np.ndarray, members: list):
     predictor.label_manager = _Labels()
     logits = predictor.predict_logits_from_preprocessed_data(torch.from_numpy(image)[None])
     return torch.softmax(logits.float(), 0).numpy()
+
+
+def _nnunet_in_float32() -> None:
+    """Make nnU-Net's accumulators float32: its sliding window allocates them with ``torch.zeros(...,
+    dtype=torch.half)`` and weights them with ``compute_gaussian(dtype=torch.float16)``."""
+    import nnunetv2.inference.predict_from_raw_data as predictor_module
+    import torch
+    from nnunetv2.inference.sliding_window_prediction import compute_gaussian
+
+    zeros = torch.zeros
+
+    def zeros_float32(*args, dtype=None, **kwargs):
+        return zeros(*args, dtype=torch.float32 if dtype == torch.half else dtype, **kwargs)
+
+    torch.zeros = zeros_float32
+    predictor_module.compute_gaussian = lambda *a, **k: compute_gaussian(*a, **{**k, "dtype": torch.float32})
+
+
+def _nnunet_gaussian():
+    """nnU-Net's own blending weights (sigma patch/8, scaled to 10, no zeros), in float32."""
+    import torch
+    from nnunetv2.inference.sliding_window_prediction import compute_gaussian
+
+    return compute_gaussian(PATCH, 1.0 / 8, 10, dtype=torch.float32, device=torch.device("cpu"))
 
 
 class _Config:
@@ -130,22 +161,32 @@ class _Labels:
 def _run_ours(image: np.ndarray, members: list, options: dict):
     import torch
 
+    from MedSegTrain.inference.backends import wrap_members
     from MedSegTrain.inference.runner import run_ensemble
-    from MedSegTrain.inference.sliding_window import WindowPlan
     from MedSegTrain.inference.tta import TTAVariant
 
     starts = [_nnunet_steps(s, p) for s, p in zip(image.shape, PATCH, strict=True)]
     windows = tuple((slice(z, z + PATCH[0]), slice(y, y + PATCH[1]), slice(x, x + PATCH[2]))
                     for z in starts[0] for y in starts[1] for x in starts[2])
-    plan = WindowPlan(image.shape, ((0, 0),) * 3, PATCH, windows, gaussian=True)
+    plan = _NnunetBlend(image.shape, ((0, 0),) * 3, PATCH, windows, gaussian=True)
     names = ("z", "y", "x")
     variants = [TTAVariant(tuple(n for n, bit in zip(names, (i >> 2 & 1, i >> 1 & 1, i & 1), strict=True)
                                  if bit)) for i in range(8)]
+    backend = options.get("backend", "torch")
+    precision = options.get("precision", "float32")
+    members = wrap_members(members, backend, precision)
     result = run_ensemble(torch.from_numpy(image)[None], members, plan, variants, "softmax", average="logits",
                           batch_size=int(options.get("batch_size", 1)),
-                          precision=options.get("precision", "float32"),
+                          precision=precision if backend == "torch" else "float32",
                           channels_last=bool(options.get("channels_last", False)))
     return result.mean.numpy()
+
+
+class _NnunetBlend(WindowPlan):
+    """Our window plan with nnU-Net's Gaussian, so both blend with the same weights."""
+
+    def importance(self, device="cpu"):
+        return _nnunet_gaussian().to(device)
 
 
 def child(contender: str, options: dict, out: str) -> None:
@@ -155,14 +196,22 @@ def child(contender: str, options: dict, out: str) -> None:
     torch.set_num_threads(THREADS)
     image = volume(tuple(options.get("shape", SHAPE)))
     members = [network(seed) for seed in range(MEMBERS)]
+    setup_mb = _rss_now_mb()
     start = time.perf_counter()
     with torch.inference_mode():
-        probs = _run_nnunet(image, members) if contender == "nnunet" else _run_ours(image, members, options)
+        probs = (_run_ours(image, members, options) if contender == "ours"
+                 else _run_nnunet(image, members, float32_accumulators=contender == "nnunet_fp32"))
     seconds = time.perf_counter() - start
     np.save(out, probs.astype(np.float32))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"contender": contender, "options": options, "seconds": seconds, "peak_rss_mb": rss_mb,
-                      "load": os.getloadavg()[0]}), flush=True)
+                      "setup_rss_mb": setup_mb, "load": os.getloadavg()[0]}), flush=True)
+
+
+def _rss_now_mb() -> float:
+    """Resident memory now (libraries, image, members loaded: what the run starts from)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def time_one_forward() -> float:
@@ -200,37 +249,55 @@ def _dice_all(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-OURS_OPTIONS = json.loads(os.environ.get("MEDSEG_NNUNET_OURS", "[{}]"))
-"""Our settings to try, a JSON list of run_ensemble options (batch_size, precision, channels_last)."""
+OURS_OPTIONS = json.loads(os.environ.get(
+    "MEDSEG_NNUNET_OURS", '[{}, {"backend": "openvino"}, {"backend": "openvino", "precision": "bfloat16"}]'))
+"""Our settings to try: a JSON list of options (backend, batch_size, precision, channels_last)."""
 
 
 @pytest.mark.timeout(7200)
 def test_against_nnunet_predictor():
+    """Wall time, peak RSS and agreement of each of our settings with nnU-Net's predictor as shipped
+    (float16 accumulators) and with the same predictor in float32 (``nnunet_fp32``)."""
     pytest.importorskip("nnunetv2", reason="pip install -e '.[bench]' brings nnU-Net v2")
     if not CT.exists():
         pytest.skip(f"the real CT is missing: {CT}")
     print(f"\n[nnunet] volume {SHAPE}, patch {PATCH}, {MEMBERS} member(s), 8 mirror variants, "
           f"{THREADS} threads", flush=True)
-    rows = []
+    rows, references = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(REPEATS):
-            reference_row = _spawn("nnunet", {"shape": list(SHAPE)}, f"{tmp}/nnunet.npy")
-            reference = np.load(f"{tmp}/nnunet.npy")
-            _show(repeat, reference_row, "")
+            stock = _spawn("nnunet", {"shape": list(SHAPE)}, f"{tmp}/nnunet.npy")
+            exact = _spawn("nnunet_fp32", {"shape": list(SHAPE)}, f"{tmp}/nnunet_fp32.npy")
+            shipped, float32 = np.load(f"{tmp}/nnunet.npy"), np.load(f"{tmp}/nnunet_fp32.npy")
+            _agreement(exact, float32, shipped)
+            references += [stock, exact]
+            _show(repeat, stock, "")
+            _show(repeat, exact, f"  vs shipped: max|dp| {exact['max_dp']:.2e}  Dice {exact['dice']:.5f}")
             for options in OURS_OPTIONS:
                 row = _spawn("ours", {"shape": list(SHAPE), **options}, f"{tmp}/ours.npy")
-                ours = np.load(f"{tmp}/ours.npy")
-                row["max_dp"] = float(np.abs(ours - reference).max())
-                row["dice"] = _dice_all(ours.argmax(0), reference.argmax(0))
-                _show(repeat, row, f"  max|dp| {row['max_dp']:.2e}  Dice {row['dice']:.5f}  "
-                                   f"nnU-Net/ours {reference_row['seconds'] / row['seconds']:.2f}x  "
-                                   f"RSS ours/nnU-Net {row['peak_rss_mb'] / reference_row['peak_rss_mb']:.2f}"
-                                   )
+                _agreement(row, np.load(f"{tmp}/ours.npy"), shipped, float32)
+                _show(repeat, row, f"  vs shipped: max|dp| {row['max_dp']:.2e} Dice {row['dice']:.5f}; "
+                                   f"vs fp32: max|dp| {row['max_dp_fp32']:.2e} Dice {row['dice_fp32']:.5f}; "
+                                   f"nnU-Net/ours {stock['seconds'] / row['seconds']:.2f}x  "
+                                   f"RSS ours/nnU-Net {row['peak_rss_mb'] / stock['peak_rss_mb']:.2f}")
                 rows.append(row)
-    assert all(r["dice"] >= 0.999 for r in rows if r["options"].get("precision", "float32") == "float32")
+    json_out = os.environ.get("MEDSEG_NNUNET_JSON")
+    if json_out:
+        Path(json_out).write_text(json.dumps({"nnunet": references, "ours": rows}, indent=1))
+    assert all(r["dice_fp32"] >= 0.999 for r in rows if r["options"].get("precision", "float32") == "float32")
+
+
+def _agreement(row: dict, probs: np.ndarray, shipped: np.ndarray, float32: np.ndarray | None = None) -> None:
+    """Max |dp| and label-map Dice against nnU-Net as shipped (and against its float32 run)."""
+    row["max_dp"] = float(np.abs(probs - shipped).max())
+    row["dice"] = _dice_all(probs.argmax(0), shipped.argmax(0))
+    if float32 is not None:
+        row["max_dp_fp32"] = float(np.abs(probs - float32).max())
+        row["dice_fp32"] = _dice_all(probs.argmax(0), float32.argmax(0))
 
 
 def _show(repeat: int, row: dict, extra: str) -> None:
     options = {k: v for k, v in row["options"].items() if k != "shape"}
-    print(f"[nnunet] #{repeat} {row['contender']:6s} {json.dumps(options):40s} {row['seconds']:7.1f} s  "
-          f"peak RSS {row['peak_rss_mb']:6.0f} MB  load {row['load']:.1f}{extra}", flush=True)
+    print(f"[nnunet] #{repeat} {row['contender']:11s} {json.dumps(options):40s} {row['seconds']:7.1f} s  "
+          f"peak RSS {row['peak_rss_mb']:6.0f} MB (setup {row['setup_rss_mb']:5.0f})  load {row['load']:.1f}"
+          f"{extra}", flush=True)
