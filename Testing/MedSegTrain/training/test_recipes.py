@@ -121,6 +121,18 @@ def test_resolved_recipe_has_the_papers_value(resolved: dict[str, dict[str, Any]
     assert value == (pytest.approx(paper) if isinstance(paper, float) else paper), cap
 
 
+@pytest.mark.parametrize("network", ["encoder_unet", "encoder_unetpp", "encoder_manet", "encoder_deeplabv3"])
+def test_transfer_recipe_selects_every_t3_network(phantoms: dict[str, Path], network: str) -> None:
+    """T3: --set network.name=... with an encoder picks each of the paper's four architectures."""
+    from MedSegTrain.training.api import resolved_config
+
+    config = resolved_config(phantoms["prostate-mri"], "transfer", device="cpu",
+                             overrides={"network.name": network, "network.args.encoder": "efficientnet-b3"})
+    assert config["network"]["name"] == network
+    assert config["network"]["args"]["encoder"] == "efficientnet-b3"
+    assert config["network"]["args"]["spatial_dims"] == 2 and config["patch"]["mode"] == "2d"
+
+
 def test_print_config_writes_nothing_and_names_a_bad_key(phantoms: dict[str, Path], tmp_path: Path) -> None:
     data, out = phantoms["prostate-mri"], tmp_path / "never"
     base = [sys.executable, "-m", "MedSegTrain", "train", "--data", str(data), "--out", str(out),
