@@ -5,7 +5,8 @@ The encoders are MONAI's (the ``FlexibleUNet`` backbone registry); weights are n
 file through :func:`MedSegTrain.networks.pretrained.load_encoder_weights`.
 ``encoder_unet`` is MONAI's FlexibleUNet; ``encoder_unetpp`` puts a nested UNet++ decoder
 (Zhou et al. 2018: node X[i][j] sees X[i][0..j-1] and the upsampled X[i+1][j-1]) on the same
-encoder. Input sizes must be divisible by 32.
+encoder. Input sizes must be divisible by 32 (the encoders' total stride): other sizes raise a
+``ValueError`` naming the size, from :func:`check_input_size`, shared by every encoder network.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ from MedSegTrain.networks.registry import register_network
 
 ENCODERS = ("efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3",
             "resnet18", "resnet34", "resnet50")
+ENCODER_STRIDE = 32
+
+
+def check_input_size(x: torch.Tensor, network: str) -> None:
+    """Refuse an input the encoder cannot halve five times (skips would not line up with the decoder)."""
+    size = tuple(int(s) for s in x.shape[2:])
+    if any(s % ENCODER_STRIDE for s in size):
+        raise ValueError(f"{network}: input size {size} must be divisible by {ENCODER_STRIDE} along every "
+                         f"spatial axis (pad or crop it, or choose a patch.size that is)")
 
 
 def _check_encoder(encoder: str) -> None:
@@ -43,6 +53,8 @@ def build_encoder(encoder: str, spatial_dims: int, in_channels: int) -> tuple[nn
 class EncoderUNet(nn.Module):
     """MONAI FlexibleUNet with one of the T3 encoders (never downloads weights)."""
 
+    size_multiple = ENCODER_STRIDE
+
     def __init__(self, spatial_dims: int = 2, in_channels: int = 1, out_channels: int = 2,
                  encoder: str = "efficientnet-b0",
                  decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)) -> None:
@@ -56,6 +68,7 @@ class EncoderUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits at the input resolution."""
+        check_input_size(x, "encoder_unet")
         return self.net(x)
 
 
@@ -70,6 +83,8 @@ class _Node(nn.Sequential):
 @register_network("encoder_unetpp")
 class EncoderUNetPlusPlus(nn.Module):
     """UNet++ nested decoder over a T3 encoder; the output node X[0][4] is upsampled x2 to the input."""
+
+    size_multiple = ENCODER_STRIDE
 
     def __init__(self, spatial_dims: int = 2, in_channels: int = 1, out_channels: int = 2,
                  encoder: str = "efficientnet-b0",
@@ -97,6 +112,7 @@ class EncoderUNetPlusPlus(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits at the input resolution."""
+        check_input_size(x, "encoder_unetpp")
         size = x.shape[2:]
         grid: dict[tuple[int, int], torch.Tensor] = {(i, 0): f for i, f in enumerate(self.encoder(x))}
         for j in range(1, self.depth):

@@ -37,3 +37,11 @@ def check_dims(spatial_dims: int) -> int:
     if spatial_dims not in (2, 3):
         raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
     return spatial_dims
+
+
+def conv_norm_act(spatial_dims: int, cin: int, cout: int, kernel: int = 3,
+                  dilation: int = 1) -> nn.Sequential:
+    """Convolution (same padding, no bias) + batch norm + ReLU, the block of the encoder-decoder nets."""
+    conv = conv_nd(spatial_dims)(cin, cout, kernel, padding=dilation * (kernel // 2), dilation=dilation,
+                                 bias=False)
+    return nn.Sequential(conv, norm_layer("batch", spatial_dims, cout), nn.ReLU(inplace=True))

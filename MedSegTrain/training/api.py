@@ -54,7 +54,8 @@ def build_config(
     time_budget_minutes: float | None = None,
     folds: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Defaults <- data plan <- recipe <- overrides <- explicit arguments, validated.
+    """Defaults <- data plan <- recipe <- overrides <- the recipe's ``by_mode`` keys for the resolved
+    ``patch.mode`` (overrides again on top) <- explicit arguments, validated.
 
     A recipe that names ``preprocessing`` replaces the plan's preprocessing as a whole (keys it
     leaves out take the spec's defaults, e.g. no resampling); ``--set preprocessing.x`` still
@@ -64,15 +65,25 @@ def build_config(
 
     config = cfgmod.defaults()
     config = cfgmod.merge(config, plan_dataset(dataset, device_type), "auto plan")
+    by_mode: dict[str, dict[str, Any]] = {}
+    source = "recipe auto"
     if not (isinstance(recipe, str) and recipe == "auto"):
         raw = cfgmod.read_recipe(recipe)
-        config = cfgmod.apply(config, raw, f"recipe {raw.get('name', recipe)}")
+        source = f"recipe {raw.get('name', recipe)}"
+        by_mode = cfgmod.take_mode_sections(raw, source)
+        config = cfgmod.apply(config, raw, source)
         if "preprocessing" in raw:  # a recipe's preprocessing is the paper's: no plan value leaks in (X6)
             config["preprocessing"] = dict(raw["preprocessing"] or {})
     else:
         config["name"] = "auto"
     if overrides:
         config = cfgmod.apply(config, overrides, "--set")
+    mode = config["patch"]["mode"]
+    if by_mode.get(mode):  # the recipe's keys for the resolved mode; --set still has the last word
+        config = cfgmod.apply(config, by_mode[mode], f"{source} {cfgmod.MODE_SECTION}.{mode}")
+        if overrides:
+            config = cfgmod.apply(config, overrides, "--set")
+    config = cfgmod.fit_unet_layout(config)
     if time_budget_minutes is not None:
         config["training"]["time_budget_minutes"] = time_budget_minutes
     if folds is not None:

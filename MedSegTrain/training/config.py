@@ -337,6 +337,51 @@ def apply(planned: dict[str, Any], given: Mapping[str, Any], source: str) -> dic
     return merged
 
 
+MODE_SECTION = "by_mode"
+
+
+def take_mode_sections(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    """Remove a recipe's ``by_mode: {2d: {...}, 3d: {...}}`` and return it, its keys checked.
+
+    A section holds config keys that apply only when the run's resolved ``patch.mode`` is that
+    mode (C4: a paper whose 2D and 3D arms differ in batch size and augmentation rates), so one
+    recipe covers both arms and ``--set patch.mode=2d`` switches between them.
+    """
+    sections = raw.pop(MODE_SECTION, None) or {}
+    if not isinstance(sections, Mapping) or set(sections) - {"2d", "3d"}:
+        raise MedSegError(f"{source}: '{MODE_SECTION}' must map '2d' and/or '3d' to config keys, "
+                          f"got {sections!r}")
+    for mode, section in sections.items():
+        if not isinstance(section, Mapping):
+            raise MedSegError(f"{source}: '{MODE_SECTION}.{mode}' must be a mapping of config keys")
+        merge(defaults(), section, f"{source} {MODE_SECTION}.{mode}")  # unknown keys raise here
+    return {str(mode): dict(section) for mode, section in sections.items()}
+
+
+def fit_unet_layout(config: dict[str, Any]) -> dict[str, Any]:
+    """Re-plan the ``unet`` kernels and strides when they were planned for the other dimensionality.
+
+    The data plan lays the U-Net out for its own 2D/3D choice; a recipe or ``--set`` that changes
+    ``patch.mode`` would otherwise hand 3D kernels to a 2D network. The new layout comes from
+    ``plan_unet`` on the final patch, with ``preprocessing.target_spacing`` when it is set (in-plane
+    spacing taken as isotropic otherwise).
+    """
+    network = config["network"]
+    kernels = network["args"].get("kernel_size")
+    dims = 2 if config["patch"]["mode"] == "2d" else 3
+    if network["name"] != "unet" or not kernels or not isinstance(kernels[0], list):
+        return config
+    if len(kernels[0]) == dims:
+        return config
+    from MedSegTrain.networks import plan_unet
+
+    spacing_xyz = (config.get("preprocessing") or {}).get("target_spacing")
+    spacing = [float(s) for s in spacing_xyz[::-1]][-dims:] if spacing_xyz else None
+    out = copy.deepcopy(config)
+    out["network"]["args"].update(plan_unet([int(s) for s in config["patch"]["size"]][-dims:], spacing))
+    return out
+
+
 def _schema_at(prefix: str) -> Any:
     node: Any = SCHEMA
     for part in filter(None, prefix.split(".")):

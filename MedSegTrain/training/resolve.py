@@ -71,7 +71,8 @@ def check_buildable(config: Mapping[str, Any], network: Mapping[str, Any], outpu
     from MedSegTrain.networks import get_network
 
     with torch.device("meta"):
-        get_network(network["name"], **network["args"])
+        model = get_network(network["name"], **network["args"])
+    _check_patch_multiple(config["patch"]["size"], network["name"], getattr(model, "size_multiple", None))
     try:
         build_objective(config["loss"], output.activation)
     except MedSegError as exc:
@@ -89,3 +90,11 @@ def check_buildable(config: Mapping[str, Any], network: Mapping[str, Any], outpu
     weights = config["network"].get("encoder_weights")
     if weights is not None and not Path(weights).is_file():
         raise MedSegError(f"training config: network.encoder_weights {weights}: no such file")
+
+
+def _check_patch_multiple(size: list[int], name: str, multiple: int | None) -> None:
+    """Networks with a fixed total stride (the encoder nets: 32) need a patch divisible by it."""
+    if multiple and any(int(s) % multiple for s in size):
+        fitted = [-(-int(s) // multiple) * multiple for s in size]
+        raise MedSegError(f"training config: patch.size {list(size)} must be divisible by {multiple} for "
+                          f"network {name!r} (e.g. --set patch.size=[{','.join(map(str, fitted))}])")

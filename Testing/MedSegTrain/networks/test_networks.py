@@ -47,7 +47,8 @@ def test_forward_backward_shape(name: str, kwargs: dict, shape: tuple[int, ...])
 
 
 def test_registry_lists_every_paper_network() -> None:
-    expected = {"mixup_unet", "brats_unet", "unet", "msd_net", "encoder_unet", "encoder_unetpp"}
+    expected = {"mixup_unet", "brats_unet", "unet", "msd_net", "encoder_unet", "encoder_unetpp",
+                "encoder_manet", "encoder_deeplabv3"}
     assert set(list_networks()) >= expected
 
 

@@ -21,9 +21,12 @@ def test_defaults_validate_and_every_key_has_a_default() -> None:
 @pytest.mark.parametrize("name", [n for n in cfg.list_recipes() if n != "auto"])
 def test_shipped_recipes_validate(name: str) -> None:
     raw = cfg.read_recipe(name)
+    by_mode = cfg.take_mode_sections(raw, name)
     config = cfg.validate(cfg.apply(cfg.defaults(), raw, name))
     assert config["name"] == name
     assert config["papers"], "a shipped recipe names the paper IDs it reproduces"
+    for mode, section in by_mode.items():
+        cfg.validate(cfg.apply(config, section, f"{name} by_mode.{mode}"))
 
 
 def test_paper_values_in_recipes() -> None:
@@ -115,3 +118,42 @@ def test_a_new_loss_drops_the_old_losses_options() -> None:
     assert switched["loss"]["params"] == {"ce": {}}
     same = cfg.apply(brats, {"loss": {"name": "dice_squared", "params": {"batch": False}}}, "--set")
     assert same["loss"]["params"] == {"smooth": 1.0, "batch": False}  # same loss: options add up
+
+
+def test_by_mode_sections_are_checked_like_the_recipe() -> None:
+    with pytest.raises(MedSegError, match=r"r by_mode\.2d: unknown config key 'patch\.batch_sise'"):
+        cfg.take_mode_sections({"by_mode": {"2d": {"patch": {"batch_sise": 4}}}}, "r")
+    with pytest.raises(MedSegError, match="'by_mode' must map '2d' and/or '3d'"):
+        cfg.take_mode_sections({"by_mode": {"2.5d": {}}}, "r")
+    raw = {"name": "r", "by_mode": {"3d": {"patch": {"batch_size": 1}}}}
+    assert cfg.take_mode_sections(raw, "r") == {"3d": {"patch": {"batch_size": 1}}}
+    assert "by_mode" not in raw  # not a config key: the resolved config holds its values instead
+
+
+def test_by_mode_applies_to_the_resolved_mode_and_set_still_wins(blob_dataset: Path) -> None:
+    from MedSegTrain.data import load_dataset
+    from MedSegTrain.training.api import build_config
+
+    ds = load_dataset(blob_dataset)
+    recipe = {"name": "r", "patch": {"mode": "3d", "size": [16, 32, 32], "batch_size": 2},
+              "by_mode": {"2d": {"patch": {"batch_size": 28}, "augmentation": {"preset": "ct_cues_2d"}}}}
+    assert build_config(ds, recipe, None, "cpu")["patch"]["batch_size"] == 2  # 3D: the section is idle
+    two_d = build_config(ds, recipe, {"patch": {"mode": "2d"}}, "cpu")
+    assert two_d["patch"]["batch_size"] == 28 and two_d["augmentation"] == {"preset": "ct_cues_2d"}
+    mine = build_config(ds, recipe, {"patch": {"mode": "2d", "batch_size": 4}}, "cpu")
+    assert mine["patch"]["batch_size"] == 4 and mine["augmentation"] == {"preset": "ct_cues_2d"}
+
+
+def test_a_unet_planned_in_3d_is_re_planned_for_a_2d_patch() -> None:
+    from MedSegTrain.networks import plan_unet
+
+    config = cfg.defaults()
+    config["patch"].update(mode="2d", size=[64, 96])
+    config["network"] = {"name": "unet", "encoder_weights": None,
+                         "args": {"base_filters": 8, **plan_unet([16, 64, 64], [3.0, 1.0, 1.0])}}
+    fitted = cfg.fit_unet_layout(config)
+    assert {k: fitted["network"]["args"][k] for k in ("kernel_size", "strides")} == plan_unet([64, 96])
+    assert fitted["network"]["args"]["base_filters"] == 8
+    assert len(config["network"]["args"]["kernel_size"][0]) == 3  # the input is left as it was
+    config["patch"].update(mode="3d", size=[16, 64, 64])
+    assert cfg.fit_unet_layout(config) is config  # a layout that fits its mode stays (it is the plan's)

@@ -18,6 +18,8 @@ import pytest
 
 KINDS = {"mixup_paper": "prostate-mri", "transfer": "prostate-mri", "loss_paper": "kidney-ct",
          "ct_cues": "kidney-ct", "brats_a": "brain-mri", "brats_b": "brain-mri"}
+# a recipe's other arm, reached with --set: (recipe, overrides)
+VARIANTS = {"ct_cues@2d": ("ct_cues", {"patch.mode": "2d"})}
 
 # (recipe, config key, the paper's value, ID)
 PAPER = [
@@ -60,6 +62,19 @@ PAPER = [
     ("ct_cues", "preprocessing.inplane_size", [128, 128], "C3"),
     ("ct_cues", "preprocessing.target_spacing", None, "C3"),  # only the in-plane downsampling
     ("ct_cues", "split.kind", "robustness", "C7"),
+    ("ct_cues", "augmentation.transforms",  # noise, slice skipping/interpolation, range shift, rotation
+     ["affine", "slice_skip", "slice_interpolation", "intensity_range_shift", "gaussian_noise"], "C4"),
+    ("ct_cues", "augmentation.batch_probability", 0.8, "C4"),  # 80 % of the 3D batches
+    ("ct_cues", "augmentation.intensity_range_shift.p", 0.2, "C4"),  # range shift on 20 % of samples
+    ("ct_cues", "augmentation.affine.rotate", [16.0], "C4"),  # up to 16 degrees
+    ("ct_cues@2d", "augmentation.transforms", ["affine", "intensity_range_shift", "gaussian_noise"], "C4"),
+    ("ct_cues@2d", "augmentation.batch_probability", 0.9, "C4"),  # 90 % of the 2D batches
+    ("ct_cues@2d", "augmentation.intensity_range_shift.p", 0.2, "C4"),
+    ("ct_cues@2d", "augmentation.affine.rotate", [16.0], "C4"),
+    ("ct_cues@2d", "patch.slice_min_foreground", 0, "C3"),  # background slices excluded in 2D too
+    ("ct_cues@2d", "patch.slice_sampling.n_slices", None, "C3"),  # whole slices, no 16-slice stacks
+    ("ct_cues@2d", "patch.batch_size", 28, "C5"),  # the paper's 2D nnU-Net batch
+    ("ct_cues@2d", "network.args.spatial_dims", 2, "C5"),
     ("brats_a", "network.args.norm", "group", "B1"),
     ("brats_a", "loss.name", "dice_squared", "B4"),
     ("brats_a", "preprocessing.normalization", "percentile-minmax", "B5"),
@@ -92,7 +107,8 @@ def phantoms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _get(config: dict[str, Any], dotted: str) -> Any:
-    """The value that runs: preprocessing keys as the spec built from the config holds them."""
+    """The value that runs: preprocessing keys as the spec built from the config holds them,
+    augmentation keys as the built Augmenter holds them (``augmentation.<transform>.<option>``)."""
     if dotted.startswith("preprocessing."):
         from MedSegTrain.preprocessing.pipeline import PreprocessingSpec
 
@@ -100,6 +116,16 @@ def _get(config: dict[str, Any], dotted: str) -> Any:
         if dotted == "preprocessing.window":
             return value.name
         return list(value) if isinstance(value, tuple) else value
+    if dotted.startswith("augmentation."):
+        from MedSegTrain.augment import build_augmentation
+
+        built = build_augmentation(dict(config["augmentation"])).to_config()
+        parts = dotted.split(".")[1:]
+        if parts == ["batch_probability"]:
+            return built["batch_probability"]
+        if parts == ["transforms"]:
+            return [entry["name"] for entry in built["transforms"]]
+        return next(entry[parts[1]] for entry in built["transforms"] if entry["name"] == parts[0])
     node: Any = config
     for part in dotted.split("."):
         node = node[part]
@@ -111,14 +137,35 @@ def resolved(phantoms: dict[str, Path]) -> dict[str, dict[str, Any]]:
     """Each recipe's resolved config on CPU (plan + recipe), computed once."""
     from MedSegTrain.training.api import resolved_config
 
-    return {recipe: resolved_config(phantoms[kind], recipe, device="cpu") for recipe, kind in KINDS.items()}
+    out = {recipe: resolved_config(phantoms[kind], recipe, device="cpu") for recipe, kind in KINDS.items()}
+    for variant, (recipe, overrides) in VARIANTS.items():
+        out[variant] = resolved_config(phantoms[KINDS[recipe]], recipe, device="cpu", overrides=overrides)
+    return out
 
 
-@pytest.mark.parametrize(("recipe", "key", "paper", "cap"), PAPER, ids=[f"{r[3]}-{r[1]}" for r in PAPER])
+def _row_id(row: tuple[str, str, Any, str]) -> str:
+    """``C4-augmentation.batch_probability``; a variant's rows end in its arm (``...-2d``)."""
+    arm = row[0].partition("@")[2]
+    return f"{row[3]}-{row[1]}" + (f"-{arm}" if arm else "")
+
+
+@pytest.mark.parametrize(("recipe", "key", "paper", "cap"), PAPER, ids=[_row_id(r) for r in PAPER])
 def test_resolved_recipe_has_the_papers_value(resolved: dict[str, dict[str, Any]], recipe: str, key: str,
                                               paper: Any, cap: str) -> None:
     value = _get(resolved[recipe], key)
     assert value == (pytest.approx(paper) if isinstance(paper, float) else paper), cap
+
+
+@pytest.mark.parametrize("network", ["encoder_unet", "encoder_unetpp", "encoder_manet", "encoder_deeplabv3"])
+def test_transfer_recipe_selects_every_t3_network(phantoms: dict[str, Path], network: str) -> None:
+    """T3: --set network.name=... with an encoder picks each of the paper's four architectures."""
+    from MedSegTrain.training.api import resolved_config
+
+    config = resolved_config(phantoms["prostate-mri"], "transfer", device="cpu",
+                             overrides={"network.name": network, "network.args.encoder": "efficientnet-b3"})
+    assert config["network"]["name"] == network
+    assert config["network"]["args"]["encoder"] == "efficientnet-b3"
+    assert config["network"]["args"]["spatial_dims"] == 2 and config["patch"]["mode"] == "2d"
 
 
 def test_print_config_writes_nothing_and_names_a_bad_key(phantoms: dict[str, Path], tmp_path: Path) -> None:
@@ -177,6 +224,8 @@ SHRINK: dict[str, dict[str, Any]] = {
     "ct_cues": {"preprocessing.inplane_size": [32, 32], "patch.size": [4, 32, 32],
                 "patch.slice_sampling.n_slices": 4, "patch.batch_size": 2, "network.args.base_filters": 4,
                 "split.n_folds": 2},
+    "ct_cues@2d": {"patch.mode": "2d", "preprocessing.inplane_size": [32, 32], "patch.size": [32, 32],
+                   "patch.batch_size": 2, "network.args.base_filters": 4, "split.n_folds": 2},
     "brats_a": {"network.args.base_filters": 4, "patch.size": [16, 32, 32], "split.n_folds": 2,
                 "swa.cycles": 1, "swa.cycle_epochs": 1, "swa.snapshot_every": 1},
     "brats_b": {"network.args.base_filters": 4, "patch.size": [16, 32, 32], "split.n_folds": 2,
@@ -184,7 +233,7 @@ SHRINK: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("recipe", sorted(KINDS))
+@pytest.mark.parametrize("recipe", sorted([*KINDS, *VARIANTS]))
 def test_each_recipe_trains_end_to_end(phantoms: dict[str, Path], tmp_path: Path, recipe: str) -> None:
     import torch
 
@@ -194,10 +243,13 @@ def test_each_recipe_trains_end_to_end(phantoms: dict[str, Path], tmp_path: Path
     torch.set_num_threads(2)
     shrink = {**SHRINK[recipe], "split.folds": [0], "training.epochs": 1, "training.iterations_per_epoch": 1,
               "validation.max_cases": 1, "validation.evaluate_test": False}
+    variant, recipe = recipe, VARIANTS.get(recipe, (recipe, {}))[0]
     data = phantoms[KINDS[recipe]]
     bundle = train(data, tmp_path / "run", recipe=recipe, overrides=shrink, device="cpu")[0]
     meta = load_bundle(bundle).meta
     assert meta["training"]["recipe"]["name"] == recipe
+    if variant == "ct_cues@2d":  # C4/C5: the paper's 2D arm trains a 2D U-Net on slices
+        assert meta["inference"]["mode"] == "slices2d" and meta["network"]["args"]["spatial_dims"] == 2
     if recipe == "transfer":  # T1: the phantom's central gland (1) + peripheral zone (2) -> one label 1
         assert meta["labels"] == {"background": 0, "central_gland+peripheral_zone": 1}
         assert meta["network"]["args"]["out_channels"] == 2

@@ -74,8 +74,11 @@ def test_training_set_statistics_come_from_the_fold_training_cases(blob_writer, 
     assert "2 training cases" in params["source"] or "all training cases of 2" in params["source"]
 
 
-def test_t3_encoder_weights_from_a_local_file_initialise_the_encoder(blob_writer, tmp_path: Path) -> None:
-    """T3: network.args.encoder_weights loads the file into the encoder; lr 0 keeps it there."""
+@pytest.mark.parametrize("network", ["encoder_unet", "encoder_manet", "encoder_deeplabv3"])
+def test_t3_encoder_weights_from_a_local_file_initialise_the_encoder(blob_writer, tmp_path: Path,
+                                                                     network: str) -> None:
+    """T3: network.args.encoder_weights loads the file into the encoder; lr 0 keeps it there. The file
+    is made from encoder_unet's encoder: every T3 network shares its keys."""
     import torch
     from safetensors.torch import save_file
 
@@ -88,7 +91,7 @@ def test_t3_encoder_weights_from_a_local_file_initialise_the_encoder(blob_writer
     source = get_network("encoder_unet", spatial_dims=2, in_channels=1, out_channels=3, encoder="resnet18")
     file = tmp_path / "imagenet.safetensors"
     save_file({k: v.contiguous() for k, v in source.encoder.state_dict().items()}, str(file))
-    overrides = {"network.name": "encoder_unet", "network.args.encoder": "resnet18",
+    overrides = {"network.name": network, "network.args.encoder": "resnet18",
                  "network.args.encoder_weights": str(file), "patch.mode": "2d", "patch.size": [32, 32],
                  "optimizer.lr": 0.0, "split.n_folds": 2, "split.test_fraction": 0.0, "split.folds": [0],
                  "training.epochs": 1, "training.iterations_per_epoch": 1, "validation.max_cases": 1}
@@ -112,6 +115,20 @@ def test_missing_encoder_weights_file_is_named_before_anything_is_written(blob_w
                  "network.args.encoder_weights": str(tmp_path / "absent.pt"), "split.n_folds": 2,
                  "split.test_fraction": 0.0}
     with pytest.raises(MedSegError, match=r"network\.encoder_weights .*absent\.pt: no such file"):
+        train(data, tmp_path / "run", overrides=overrides, device="cpu")
+    assert not (tmp_path / "run").exists()
+
+
+def test_t3_patch_not_divisible_by_32_is_refused_before_anything_is_written(blob_writer,
+                                                                            tmp_path: Path) -> None:
+    from MedSegTrain.errors import MedSegError
+    from MedSegTrain.training import train
+
+    data = blob_writer(tmp_path / "blobs", n_cases=4, seed=4)
+    overrides = {"network.name": "encoder_manet", "patch.mode": "2d", "patch.size": [48, 64],
+                 "split.n_folds": 2, "split.test_fraction": 0.0}
+    with pytest.raises(MedSegError, match=r"patch.size \[48, 64\] must be divisible by 32 for network "
+                                          r"'encoder_manet' \(e.g. --set patch.size=\[64,64\]\)"):
         train(data, tmp_path / "run", overrides=overrides, device="cpu")
     assert not (tmp_path / "run").exists()
 
