@@ -77,9 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check everything, then segment each case and write its outputs."""
     from MedSegTrain.bundle import load_bundle
+    from MedSegTrain.device import resolve_device
     from MedSegTrain.inference.ensemble import check_ensemble
     from MedSegTrain.inference.inputs import resolve_inputs
-    from MedSegTrain.inference.members import resolve_device
     from MedSegTrain.inference.tta import tta_variants
     from MedSegTrain.inference.uncertainty import check_measure
     from MedSegTrain.progress import Progress
