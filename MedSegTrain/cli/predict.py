@@ -1,4 +1,4 @@
-"""``medsegtrain predict``: segment images with one or more model bundles (issue 7).
+"""``medsegtrain predict``: segment images with one or more model bundles (ensembles, TTA; B8).
 
 One case: ``--input`` once per channel (or one 4D file, or a DICOM folder) and ``--output FILE``.
 A folder of cases (nnU-Net ``CASE_0000.nii.gz`` ... or one file per single-channel case):
