@@ -27,7 +27,7 @@ from MedSegTrain.fileutil import write_text_atomic
 from MedSegTrain.inference import predict_volume
 from MedSegTrain.inference.tta import tta_variants
 from MedSegTrain.io import read_image, write_image
-from MedSegTrain.metrics import compute_metrics
+from MedSegTrain.metrics.evaluate import evaluate_label_maps, summarize
 from MedSegTrain.output_folder import LOCK, MARKER, claim_output_folder
 from MedSegTrain.progress import Progress
 from MedSegTrain.reporting.markdown import markdown_table, text_table
@@ -124,26 +124,18 @@ def _check_options(options: DemoOptions) -> None:
 
 def _case_rows(case_id: str, pred: np.ndarray, ref: np.ndarray, spacing: tuple[float, ...],
                label_names: dict[int, str]) -> list[dict[str, object]]:
-    rows = []
-    for value, name in sorted(label_names.items()):
-        metrics = compute_metrics(pred == value, ref == value, spacing=spacing)
-        rows.append({"case": case_id, "label": name, **{k: float(metrics[k]) for k in REPORT_METRICS}})
-    return rows
+    labels = {name: value for value, name in sorted(label_names.items())}
+    records = evaluate_label_maps(case_id, pred, ref, spacing, labels)
+    return [{"case": case_id, "label": r["target"], **{k: float(r[k]) for k in REPORT_METRICS}}
+            for r in records]
 
 
 def _summary(rows: list[dict[str, object]]) -> tuple[list[str], list[list[object]]]:
-    """Per-label mean ± sd over cases (finite values; the count of non-finite ones is shown)."""
+    """Per-label mean over cases of the finite values, and the number of cases."""
     header = ["label", *REPORT_METRICS, "cases"]
-    table = []
-    for label in dict.fromkeys(r["label"] for r in rows):
-        selected = [r for r in rows if r["label"] == label]
-        line: list[object] = [label]
-        for metric in REPORT_METRICS:
-            values = np.array([float(r[metric]) for r in selected])
-            finite = values[np.isfinite(values)]
-            line.append(float(finite.mean()) if finite.size else float("nan"))
-        line.append(len(selected))
-        table.append(line)
+    summaries = summarize([{**r, "target": r["label"]} for r in rows], REPORT_METRICS)
+    table = [[label, *(by_metric[m].mean for m in REPORT_METRICS), by_metric[REPORT_METRICS[0]].n]
+             for label, by_metric in summaries.items()]
     return header, table
 
 
