@@ -16,6 +16,10 @@ Formats: NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd``, ``.nhdr``), MetaImage (
 
 :func:`reorient_like` moves an image whose grid has the same voxel centres in another index
 order (a flipped or permuted axis) onto a reference grid without interpolation.
+
+:data:`IMAGE_SUFFIXES` and :func:`case_id` are the one list of image file suffixes and the one
+file-name-to-case-id rule of the package (evaluation, ``predict`` inputs, dataset descriptions
+and the Slicer module use them).
 """
 
 from __future__ import annotations
@@ -35,7 +39,29 @@ from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import atomic_output_file, full_suffix
 from MedSegTrain.image_data import check_complete
 
-WRITABLE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")  # the image files read and written
+WRITABLE_SUFFIXES = IMAGE_SUFFIXES  # every file format read is written too (DICOM is a folder)
+_CHANNEL_NUMBER = 5  # "_0000": nnU-Net's channel number after a case id
+
+
+def case_id(path: str | Path, channel_suffix: bool = False, any_suffix: bool = False) -> str:
+    """The case id a file name stands for: the name without its image suffix (``case.nii.gz`` -> ``case``).
+
+    The suffix is one of :data:`IMAGE_SUFFIXES`, in any letter case. ``channel_suffix`` drops an
+    nnU-Net channel number too (``case_0000.nii.gz`` -> ``case``). A name without an image suffix
+    is kept whole (a DICOM folder, a file of another kind), unless ``any_suffix``: then what
+    follows its last dot goes (a dataset description may name other formats, e.g. ``.png``).
+    """
+    name = Path(path).name
+    lower = name.lower()
+    stem = next((name[: -len(s)] for s in IMAGE_SUFFIXES if lower.endswith(s)), None)
+    if stem is None:
+        before, dot, _ext = name.rpartition(".")
+        stem = before if any_suffix and dot else name
+    n = _CHANNEL_NUMBER
+    if channel_suffix and len(stem) > n and stem[-n] == "_" and stem[-n + 1:].isdigit():
+        stem = stem[:-n]
+    return stem
 
 
 @dataclass(frozen=True)

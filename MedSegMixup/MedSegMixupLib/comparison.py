@@ -1,8 +1,9 @@
 """Compare a prediction with a reference segmentation: per-segment metrics, FP/FN maps, CSV (S1, X10, B10).
 
-The metric values come from ``MedSegTrain.metrics.compute_label_metrics`` (FORMULAS.md
-definitions); this module only matches segments between the two segmentations, builds the error
-maps and formats the table.
+The metric values come from the backend's evaluation module,
+``MedSegTrain.metrics.evaluate.evaluate_masks`` (FORMULAS.md definitions, the same numbers as
+``medsegtrain evaluate``); this module only matches segments between the two segmentations,
+builds the error maps and formats the table.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from .workspace import FALSE_NEGATIVE_COLOR, FALSE_POSITIVE_COLOR, Segmentation
 
-# (metric key of compute_label_metrics, column title, decimals, column tooltip); the CSV has more
+# (metric key of evaluate_masks, column title, decimals, column tooltip); the CSV has more
 # (precision, hd, volumes in mL).
 TABLE_METRICS: tuple[tuple[str, str, int, str], ...] = (
     ("dice", "Dice", 3, "Dice similarity coefficient 2|P∩R| / (|P|+|R|)"),
@@ -109,8 +110,9 @@ def compare(reference: Segmentation, prediction: Segmentation, reference_name: s
     moved onto the reference grid losslessly (``MedSegTrain.io.reorient_like``); other grids are
     refused rather than silently resampled. Spacing is passed in array order (z, y, x).
     """
+    # imported here, not at the top: MedSegMixupLib loads without the backend (the panel says so)
     from MedSegTrain.io import reorient_like
-    from MedSegTrain.metrics.labels import compute_label_metrics
+    from MedSegTrain.metrics.evaluate import evaluate_masks
 
     grid = reference.grid
     matches = match_segments(reference, prediction)
@@ -132,8 +134,7 @@ def compare(reference: Segmentation, prediction: Segmentation, reference_name: s
                 f"'{reference_name}' (size {tuple(reversed(shape))}) lie on different image grids; compare "
                 "segmentations of the same volume (resample one onto the other first)")
         pred_mask = np.asarray(moved.array).astype(bool)
-        metrics[name] = compute_label_metrics(pred_mask.astype(np.uint8), ref_mask.astype(np.uint8),
-                                              labels={name: 1}, spacing=grid.spacing_zyx)[name]
+        metrics[name] = evaluate_masks(pred_mask, ref_mask, spacing=grid.spacing_zyx)
         fp_masks[f"{name} FP"] = pred_mask & ~ref_mask
         fn_masks[f"{name} FN"] = ref_mask & ~pred_mask
         ref_any |= ref_mask

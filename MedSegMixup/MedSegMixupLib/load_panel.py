@@ -23,12 +23,11 @@ SAMPLES = {
 
 
 def image_name(path: Path) -> str:
-    """A volume name from a file name without its (compound) suffix."""
-    name = path.name
-    for suffix in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)] or name
-    return name
+    """A volume name from a file name without its (compound) suffix: the backend's case id."""
+    # imported here, not at the top: MedSegMixupLib loads without the backend (the panel says so)
+    from MedSegTrain.io import case_id
+
+    return case_id(path) or path.name
 
 
 class LoadPanel(qt.QWidget):

@@ -67,14 +67,13 @@ def run(args: argparse.Namespace) -> int:
     if folds == "all":
         raise MedSegError("--fold all: a chain trains one fold per stage; give a fold number")
     quiet_openmp()
+    # imported here, not at the top: `medsegtrain --help` must not load torch
     from MedSegTrain.progress import Progress
     from MedSegTrain.training.config import parse_overrides
-    from MedSegTrain.training.transfer import grid_markdown, run_chain
+    from MedSegTrain.workflows.transfer_chain import chain_configs, grid_markdown, run_chain
 
     overrides = parse_overrides(args.overrides)
     if args.print_config:
-        from MedSegTrain.training.transfer import chain_configs
-
         print_json(chain_configs(args.sites, args.recipe, folds[0], args.time_budget, overrides, args.device))
         return 0
     progress = Progress(args.progress)

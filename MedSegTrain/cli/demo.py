@@ -33,8 +33,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and print the summary table."""
     # Idle OpenMP threads sleep instead of spinning (see cli/train.py); must precede torch's import.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from MedSegTrain.demo import DemoOptions, run_demo
+    # imported here, not at the top: `medsegtrain --help` must not load torch
     from MedSegTrain.progress import Progress
+    from MedSegTrain.workflows.demo import DemoOptions, run_demo
 
     progress = Progress(args.progress)
     options = DemoOptions(out=args.out, kind=args.kind, train_cases=args.train_cases,

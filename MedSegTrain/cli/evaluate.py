@@ -6,27 +6,22 @@ Per case and per label/region it computes the FORMULAS.md metrics, then mean, sd
 95 % CI over cases. A prediction on another grid that overlaps the reference in physical space is
 resampled onto the reference grid (nearest neighbour, background outside) with a note; grids
 that do not overlap are refused with both geometries in the message.
+
+This module only parses the options and prints or writes the results: matching, scoring and
+summaries are :mod:`MedSegTrain.metrics.evaluate`.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from MedSegTrain.errors import MedSegError
 
-if TYPE_CHECKING:
-    import numpy as np
-
-    from MedSegTrain.io import Volume
-
-IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+# MedSegTrain.metrics.METRIC_NAMES, spelled out so that `medsegtrain --help` imports no numpy/scipy
+# (Testing/MedSegTrain/cli/test_evaluate.py holds the two equal)
 ALL_METRICS = ("dice", "iou", "precision", "recall", "specificity", "arvd", "hd", "hd95", "msd")
-VOLUME_COLUMNS = ("volume_pred_ml", "volume_ref_ml")
-_CHANNEL_SUFFIX = re.compile(r"_0000$")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,25 +58,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table (unless JSON goes to stdout) and write the requested files."""
+    # imported here, not at the top: `medsegtrain --help` must stay light
     from MedSegTrain.fileutil import (
         refuse_overwriting_inputs,
         strict_json,
         write_json_atomic,
         write_text_atomic,
     )
-    from MedSegTrain.metrics.aggregate import (
-        format_table,
-        records_to_csv,
-        records_to_json,
-        summarize_records,
-    )
+    from MedSegTrain.metrics.aggregate import format_table, records_to_csv, records_to_json
+    from MedSegTrain.metrics.evaluate import evaluate_cases, match_cases
     from MedSegTrain.metrics.labels import parse_labels, parse_regions
     from MedSegTrain.progress import Progress
 
     if args.inf_value is not None and not (0 <= args.inf_value < float("inf")):
         raise MedSegError(f"--inf-value is a distance in mm that replaces infinite ones: it must be a finite "
                           f"number >= 0, got {args.inf_value}")
-    metrics = _parse_metrics(args.metrics) + (["msd_2d"] if args.msd_2d else [])
+    metrics = _parse_metrics(args.metrics)
     labels = parse_labels(args.labels) if args.labels else None
     regions = parse_regions(args.regions) if args.regions else None
     json_to_stdout = args.json == "-"
@@ -93,26 +85,8 @@ def run(args: argparse.Namespace) -> int:
         {"--json": None if json_to_stdout else args.json, "--csv": args.csv},
         [args.pred, args.ref, *(path for _case, pred, ref in pairs for path in (pred, ref))])
     progress = Progress(args.progress if len(pairs) > 1 else "none")
-    notes: list[str] = []
-    for side, other, ids in (("prediction", "reference", unmatched["predictions"]),
-                             ("reference", "prediction", unmatched["references"])):
-        if ids:
-            notes.append(f"not evaluated: {len(ids)} {side}(s) without a {other}: {', '.join(ids)}")
-    progress.task("evaluate", len(pairs))
-    records: list[dict[str, Any]] = []
-    for case_id, pred_path, ref_path in pairs:
-        case_records, case_notes = evaluate_pair(case_id, pred_path, ref_path, labels, regions, args.msd_2d)
-        records += case_records
-        notes += case_notes
-        progress.advance(1, message=case_id)
-    progress.close()
-    if not records:
-        notes.append("no non-zero label in any prediction or reference: nothing to report "
-                      "(give --labels to report absent labels)")
-    records = _fill_absent_labels(records)
-    columns = metrics + list(VOLUME_COLUMNS)
-    records = [{"case": r["case"], "target": r["target"], **{c: r[c] for c in columns}} for r in records]
-    summaries = summarize_records(records, columns, inf_value=args.inf_value)
+    result = evaluate_cases(pairs, unmatched, labels, regions, metrics, args.msd_2d, args.inf_value, progress)
+    records, summaries, notes = result.records, result.summaries, result.notes
     for note in notes:
         if args.progress == "json":
             progress.log(note)
@@ -122,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     document = records_to_json(records, summaries, inf_value=args.inf_value)
     document.update(unmatched=unmatched, notes=notes)
     if args.csv is not None:
-        write_text_atomic(args.csv, records_to_csv(records, summaries, columns))
+        write_text_atomic(args.csv, records_to_csv(records, summaries, result.columns))
         outputs["csv"] = str(args.csv)
     if args.json is not None and not json_to_stdout:
         write_json_atomic(Path(args.json), document)
@@ -133,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         progress.emit("done", outputs=outputs)
     else:
         # one case: its rows say everything, a summary of one value would only add noise
-        print(format_table(records, summaries if len(pairs) > 1 else {}, metrics))
+        print(format_table(records, summaries if len(pairs) > 1 else {},
+                           metrics + (["msd_2d"] if args.msd_2d else [])))
     return 0
 
 
@@ -144,149 +119,3 @@ def _parse_metrics(text: str) -> list[str]:
         raise MedSegError(f"--metrics: unknown {unknown or 'empty list'}; "
                           f"choose from {', '.join(ALL_METRICS)}")
     return list(dict.fromkeys(names))
-
-
-def case_id(path: Path) -> str:
-    """The file name without its format suffix (``case.nii.gz`` -> ``case``)."""
-    name = path.name
-    for suffix in IMAGE_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def match_cases(pred: Path, ref: Path) -> tuple[list[tuple[str, Path, Path]], dict[str, list[str]]]:
-    """``[(case_id, pred_file, ref_file)]`` and the unmatched ids per side.
-
-    Two files form one pair; two folders are matched by case id, the nnU-Net channel suffix
-    ``_0000`` ignored on either side unless that would merge two files of one folder.
-    """
-    for path, option in ((pred, "--pred"), (ref, "--ref")):
-        if not path.exists():
-            raise MedSegError(f"{option} {path}: no such file or folder")
-    if pred.is_dir() != ref.is_dir():
-        raise MedSegError(f"--pred {pred} and --ref {ref} must both be files or both be folders")
-    if not pred.is_dir():
-        return [(case_id(ref), pred, ref)], {"predictions": [], "references": []}
-    pred_files, ref_files = _case_files(pred, "--pred"), _case_files(ref, "--ref")
-    common = sorted(set(pred_files) & set(ref_files))
-    if not common:
-        raise MedSegError(f"no case ids in common between --pred {pred} ({len(pred_files)} images) and "
-                          f"--ref {ref} ({len(ref_files)} images)")
-    unmatched = {"predictions": sorted(set(pred_files) - set(ref_files)),
-                 "references": sorted(set(ref_files) - set(pred_files))}
-    return [(cid, pred_files[cid], ref_files[cid]) for cid in common], unmatched
-
-
-def _case_files(folder: Path, option: str) -> dict[str, Path]:
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and not p.name.startswith(".") and case_id(p) != p.name)
-    ids = [case_id(p) for p in files]
-    if len(set(ids)) != len(ids):
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        raise MedSegError(f"{option} {folder}: several files for case(s) {', '.join(duplicates)}")
-    stripped = [_CHANNEL_SUFFIX.sub("", i) for i in ids]
-    keys = stripped if len(set(stripped)) == len(stripped) else ids
-    return dict(zip(keys, files, strict=True))
-
-
-def evaluate_pair(
-    case: str,
-    pred_path: Path,
-    ref_path: Path,
-    labels: dict[str, int] | None,
-    regions: dict[str, list[int]] | None,
-    with_msd_2d: bool,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Records (one per label/region) of one case, and notes about what was done to the inputs."""
-    from MedSegTrain.metrics.labels import as_label_map, compute_label_metrics
-    from MedSegTrain.metrics.slice2d import msd_2d
-
-    pred_volume, ref_volume = _read(pred_path), _read(ref_path)
-    notes: list[str] = []
-    if not pred_volume.geometry.same_as(ref_volume.geometry):
-        pred_volume = _onto_reference(pred_volume, ref_volume, pred_path, ref_path)
-        notes.append(f"case {case}: the prediction's grid differs from the reference's; resampled "
-                     "onto the reference grid (nearest neighbour)")
-    pred = as_label_map(pred_volume.array, f"prediction {pred_path}")
-    ref = as_label_map(ref_volume.array, f"reference {ref_path}")
-    results = compute_label_metrics(pred, ref, labels, regions, spacing=ref_volume.spacing_zyx)
-    records = []
-    for target, values in results.items():
-        record: dict[str, Any] = {"case": case, "target": target, **values}
-        if with_msd_2d:
-            members = _members(target, labels, regions)
-            record["msd_2d"] = msd_2d(_isin(pred, members), _isin(ref, members))
-        records.append(record)
-    return records, notes
-
-
-def _members(target: str, labels: dict[str, int] | None, regions: dict[str, list[int]] | None) -> list[int]:
-    if regions and target in regions:
-        return regions[target]
-    return [labels[target]] if labels else [int(target)]
-
-
-def _isin(array: np.ndarray, values: list[int]) -> np.ndarray:
-    import numpy as np
-
-    return np.isin(array, values)
-
-
-def _read(path: Path) -> Volume:
-    from MedSegTrain.io import read_image
-
-    return read_image(path)
-
-
-def _onto_reference(pred: Volume, ref: Volume, pred_path: Path, ref_path: Path) -> Volume:
-    """``pred`` resampled onto ``ref``'s grid, or MedSegError when they do not overlap physically."""
-    import SimpleITK as sitk
-
-    from MedSegTrain.io import Volume
-
-    if pred.ndim != ref.ndim:
-        raise MedSegError(f"prediction {pred_path} is {pred.ndim}D but reference {ref_path} is {ref.ndim}D")
-    (p_low, p_high), (r_low, r_high) = pred.geometry.physical_bounds(), ref.geometry.physical_bounds()
-    if any(ph <= rl or rh <= pl for pl, ph, rl, rh in zip(p_low, p_high, r_low, r_high, strict=True)):
-        raise MedSegError(
-            f"prediction {pred_path} and reference {ref_path} do not overlap in physical space; "
-            f"prediction geometry {pred.geometry.to_dict()}, reference geometry {ref.geometry.to_dict()}"
-        )
-    image = pred.to_sitk()
-    resampled = sitk.Resample(image, ref.to_sitk(), sitk.Transform(), sitk.sitkNearestNeighbor, 0,
-                              image.GetPixelID())
-    return Volume.from_sitk(resampled, str(pred_path))
-
-
-def _fill_absent_labels(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """With default labels, a value absent from both maps of a case still gets its row there.
-
-    Its metrics are those of two empty masks (dice 1, distances 0, FORMULAS.md), whatever the size.
-    """
-    import numpy as np
-
-    from MedSegTrain.metrics.labels import compute_label_metrics
-
-    targets = list(dict.fromkeys(r["target"] for r in records))
-    cases = list(dict.fromkeys(r["case"] for r in records))
-    present = {(r["case"], r["target"]) for r in records}
-    if not records or len(present) == len(cases) * len(targets):
-        return records
-    numbered = sorted((t for t in targets if t.isdigit()), key=int)
-    targets = numbered + [t for t in targets if not t.isdigit()]
-    empty = np.zeros((1, 1), np.uint8)
-    filled = []
-    by_key = {(r["case"], r["target"]): r for r in records}
-    template = next(iter(records))
-    for case in cases:
-        for target in targets:
-            if (case, target) in by_key:
-                filled.append(by_key[(case, target)])
-                continue
-            values = compute_label_metrics(empty, empty, {target: int(target)})[target]
-            row = {"case": case, "target": target, **values}
-            if "msd_2d" in template:
-                row["msd_2d"] = 0.0
-            filled.append(row)
-    return filled

@@ -1,4 +1,4 @@
-"""``medsegtrain predict``: segment images with one or more model bundles (issue 7).
+"""``medsegtrain predict``: segment images with one or more model bundles (ensembles, TTA; B8).
 
 One case: ``--input`` once per channel (or one 4D file, or a DICOM folder) and ``--output FILE``.
 A folder of cases (nnU-Net ``CASE_0000.nii.gz`` ... or one file per single-channel case):
@@ -81,10 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check everything, then segment each case and write its outputs."""
     from MedSegTrain.bundle import load_bundle
+    from MedSegTrain.device import resolve_device
     from MedSegTrain.inference.backends import check_backend
     from MedSegTrain.inference.ensemble import check_ensemble
     from MedSegTrain.inference.inputs import resolve_inputs
-    from MedSegTrain.inference.members import resolve_device
     from MedSegTrain.inference.tta import tta_variants
     from MedSegTrain.inference.uncertainty import check_measure
     from MedSegTrain.progress import Progress

@@ -1,4 +1,4 @@
-"""`medsegtrain train`: train a recipe on a dataset, one bundle per fold (issue 6)."""
+"""`medsegtrain train`: train a recipe on a dataset, one bundle per fold."""
 
 from __future__ import annotations
 

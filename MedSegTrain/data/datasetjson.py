@@ -20,8 +20,7 @@ from typing import Any
 from MedSegTrain.data.dataset import Case, Dataset, modality_from_channels, relative_to
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import parse_json, read_config_text
-
-IMAGE_ENDINGS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+from MedSegTrain.io import case_id as file_case_id  # case_id is also a local name below
 
 
 def read_dataset_json(path: Path) -> Dataset:
@@ -135,12 +134,8 @@ def _labels_and_regions(meta: dict[str, Any],
 
 def split_ending(name: str) -> tuple[str, str]:
     """``('x', '.nii.gz')`` for ``x.nii.gz``; unknown endings split at the last dot."""
-    lower = name.lower()
-    for ending in IMAGE_ENDINGS:
-        if lower.endswith(ending):
-            return name[: -len(ending)], name[-len(ending):]
-    stem, dot, ext = name.rpartition(".")
-    return (stem, dot + ext) if dot else (name, "")
+    stem = file_case_id(name, any_suffix=True)
+    return stem, name[len(stem):]
 
 
 def _channel_files(listed: Path, n_channels: int) -> tuple[list[Path], bool]:
@@ -152,14 +147,6 @@ def _channel_files(listed: Path, n_channels: int) -> tuple[list[Path], bool]:
     if split[0].exists():
         return split, True
     return [listed], False
-
-
-def _case_id(image_name: str, channel_suffix: bool = False) -> str:
-    """The file name without its ending (and without ``_0000`` when it names a channel file)."""
-    stem, _ = split_ending(image_name)
-    if channel_suffix and len(stem) > 5 and stem[-5] == "_" and stem[-4:].isdigit():
-        stem = stem[:-5]
-    return stem
 
 
 def _listed_cases(meta: dict[str, Any], folder: Path, n_channels: int, json_path: Path,
@@ -197,8 +184,8 @@ def _listed_cases(meta: dict[str, Any], folder: Path, n_channels: int, json_path
 
 def _entry_case_id(raw: str | list[str]) -> str:
     if isinstance(raw, list):
-        return _case_id(Path(str(raw[0])).name, channel_suffix=True) if raw else ""
-    return _case_id(Path(raw).name)
+        return file_case_id(str(raw[0]), channel_suffix=True, any_suffix=True) if raw else ""
+    return file_case_id(raw, any_suffix=True)
 
 
 def _entry_images(raw: str | list[str], folder: Path, n_channels: int) -> tuple[list[Path], bool]:
@@ -251,7 +238,7 @@ def _scan_split(images_dir: Path, labels_dir: Path, ending: str, n_channels: int
                 problems.append(f"{orphan}: label without a matching image "
                                 f"{images_dir.name}/{orphan.name[: -len(ending)]}_0000{ending}")
     known_ids = set(case_ids)
-    extra = sorted(p for p in images_dir.iterdir()
-                   if p.name.endswith(ending) and _case_id(p.name, channel_suffix=True) not in known_ids)
+    extra = sorted(p for p in images_dir.iterdir() if p.name.endswith(ending)
+                   and file_case_id(p.name, channel_suffix=True, any_suffix=True) not in known_ids)
     problems.extend(f"{p}: image without a '_0000' channel file of its case" for p in extra)
     return cases

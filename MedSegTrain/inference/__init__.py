@@ -1,4 +1,4 @@
-"""Inference (issue 7): sliding window / whole volume / 2D slices (L3, B8), test-time
+"""Inference: sliding window / whole volume / 2D slices (L3, B8), test-time
 augmentation (B8), ensembles of members and bundles (B8), label merging (B9), stacking (C8),
 uncertainty and largest-component post-processing.
 

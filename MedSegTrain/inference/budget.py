@@ -1,4 +1,4 @@
-"""Time and memory budgets for ``predict`` (issue 16): how many TTA variants and members fit a
+"""Time and memory budgets for ``predict``: how many TTA variants and members fit a
 ``--time-limit``, and which accumulator precision fits ``--max-memory``.
 
 The time model is linear: one timed forward of one window through one member (``time_window``)

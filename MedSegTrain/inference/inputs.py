@@ -13,8 +13,9 @@ from pathlib import Path
 
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import full_suffix
+from MedSegTrain.io import IMAGE_SUFFIXES, read_channels, read_header, read_image
+from MedSegTrain.io import case_id as file_case_id  # case_id is also a local name below
 
-IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 _CHANNEL = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
 
 
@@ -30,8 +31,6 @@ class InputCase:
     def read(self, non_finite: float | None = None) -> list:
         """The channels as :class:`MedSegTrain.io.Volume` objects (``non_finite``: the value that
         replaces NaN/infinite voxels, which are otherwise refused)."""
-        from MedSegTrain.io import read_channels, read_image
-
         if len(self.paths) == 1:
             return read_channels(self.paths[0], non_finite)
         return [read_image(p, non_finite=non_finite) for p in self.paths]
@@ -69,14 +68,14 @@ def resolve_inputs(inputs: Sequence[str | Path]) -> tuple[list[InputCase], bool]
         if not is_image_file(path):
             raise MedSegError(f"--input {path}: not an image file (expected {', '.join(IMAGE_SUFFIXES)})")
     n_channels = _header_channels(paths[0]) if len(paths) == 1 else len(paths)
-    stem = _stem(paths[0])
+    stem = file_case_id(paths[0])
     match = _CHANNEL.match(stem)
     case_id = match.group("case") if match and len(paths) > 1 else stem
     return [InputCase(case_id, tuple(paths), n_channels, full_suffix(paths[0]).lower())], False
 
 
 def _folder_cases(folder: Path, images: list[Path]) -> list[InputCase]:
-    stems = {p: _stem(p) for p in images}
+    stems = {p: file_case_id(p) for p in images}
     if all(_CHANNEL.match(s) for s in stems.values()):
         grouped: dict[str, dict[int, Path]] = {}
         for path, stem in stems.items():
@@ -99,13 +98,7 @@ def _folder_cases(folder: Path, images: list[Path]) -> list[InputCase]:
 
 
 def _header_channels(path: Path) -> int:
-    from MedSegTrain.io import read_header
-
     return read_header(path).n_channels
-
-
-def _stem(path: Path) -> str:
-    return path.name[: len(path.name) - len(full_suffix(path))]
 
 
 def _has_dicom(folder: Path) -> bool:

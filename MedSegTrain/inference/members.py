@@ -26,23 +26,3 @@ class SliceWise(nn.Module):
             out = out[0]
         k = out.shape[1]
         return out.reshape(n, z, k, *out.shape[2:]).permute(0, 2, 1, 3, 4)
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; an unavailable CUDA is an error the user can fix."""
-    from MedSegTrain.errors import MedSegError
-
-    name = str(device)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    index = name[5:] if name.startswith("cuda:") else "0"
-    if name not in ("cpu", "cuda") and not (name.startswith("cuda:") and index.isdigit()):
-        raise MedSegError(f"--device must be auto, cpu or cuda[:N], got {name!r}")
-    if name == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise MedSegError(f"--device {name}: CUDA is not available on this machine (use cpu or auto)")
-    if int(index) >= torch.cuda.device_count():
-        raise MedSegError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
-                          f"numbered from 0")
-    return torch.device(name)

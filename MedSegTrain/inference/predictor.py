@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from MedSegTrain.device import resolve_device
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.inference.backends import OpenVinoMember, check_backend, wrap_members
 from MedSegTrain.inference.budget import Budget, Clock, check_limits, choose, choose_accumulator, time_window
 from MedSegTrain.inference.decoding import OutputSpec
 from MedSegTrain.inference.ensemble import BundleGroup, check_ensemble, group_bundles, weighted_average
-from MedSegTrain.inference.members import SliceWise, resolve_device
+from MedSegTrain.inference.members import SliceWise
 from MedSegTrain.inference.postprocess import keep_largest_component
 from MedSegTrain.inference.runner import Precision, count_steps, run_ensemble
 from MedSegTrain.inference.sliding_window import WindowPlan, plan_windows

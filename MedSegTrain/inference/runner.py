@@ -1,6 +1,6 @@
 """Run members x TTA variants over one window plan, accumulating blended probabilities.
 
-The speed and memory design of issue 7, item 7:
+The speed and memory design (members x variants must cost time, never memory):
 
 * one window grid for every member and variant (the plan is computed once);
 * each window is cut once, its variants are made on the window (not on the whole volume),

@@ -53,13 +53,20 @@ def size_geometry(geometry: Geometry, size: Sequence[int]) -> Geometry:
 
 
 def resample_array(
-    array: np.ndarray, source: Geometry, target: Geometry, interpolation: str = "linear", default: float = 0.0
+    array: np.ndarray,
+    source: Geometry,
+    target: Geometry,
+    interpolation: str = "linear",
+    default: float = 0.0,
+    extrapolate: bool = True,
 ) -> np.ndarray:
     """Resample ``array`` on ``source`` onto ``target``.
 
     ``array`` is ``(z, y, x)`` or ``(C, z, y, x)`` (channels resampled alike). Images keep
     float32 (other float types become float32), labels keep their integer dtype. Returns the
-    input unchanged (a copy) when the grids already agree.
+    input unchanged (a copy) when the grids already agree. Target voxels beyond the source's
+    outermost voxel centres take the nearest voxel's value, or ``default`` without ``extrapolate``
+    (a label map on a smaller grid: background outside it).
     """
     interpolator = _interpolator(interpolation)
     data = np.asarray(array)
@@ -75,19 +82,20 @@ def resample_array(
     if data.dtype.kind == "b":
         data = data.astype(np.uint8)
     channels = data[None] if data.ndim == source.ndim else data
-    fast = _aligned_linear(channels, source, target) if interpolation == "linear" else None
+    fast = _aligned_linear(channels, source, target) if interpolation == "linear" and extrapolate else None
     if fast is not None:
         out = fast
     elif interpolation in ("linear", "nearest") and channels.shape[0] > 1:
         image = sitk.GetImageFromArray(np.ascontiguousarray(np.moveaxis(channels, 0, -1)), isVector=True)
-        out = sitk.GetArrayFromImage(_resample(image, source, target, interpolator, default))
+        out = sitk.GetArrayFromImage(_resample(image, source, target, interpolator, default, extrapolate))
         out = np.moveaxis(out, -1, 0)
     else:
         out = np.stack(
             [
                 sitk.GetArrayFromImage(
                     _resample(
-                        sitk.GetImageFromArray(np.ascontiguousarray(c)), source, target, interpolator, default
+                        sitk.GetImageFromArray(np.ascontiguousarray(c)),
+                        source, target, interpolator, default, extrapolate,
                     )
                 )
                 for c in channels
@@ -103,10 +111,16 @@ def resample_volume(volume: Volume, spacing: Sequence[float], interpolation: str
     return Volume.from_geometry(resample_array(volume.array, volume.geometry, target, interpolation), target)
 
 
-def resample_to_reference(volume: Volume, reference: Geometry, interpolation: str = "linear") -> Volume:
-    """``volume`` resampled onto the ``reference`` grid (e.g. a label onto its image)."""
+def resample_to_reference(
+    volume: Volume, reference: Geometry, interpolation: str = "linear", extrapolate: bool = True
+) -> Volume:
+    """``volume`` resampled onto the ``reference`` grid (e.g. a label onto its image).
+
+    Without ``extrapolate``, reference voxels outside ``volume``'s grid are 0 (background).
+    """
     return Volume.from_geometry(
-        resample_array(volume.array, volume.geometry, reference, interpolation), reference
+        resample_array(volume.array, volume.geometry, reference, interpolation, extrapolate=extrapolate),
+        reference,
     )
 
 
@@ -143,7 +157,8 @@ def _aligned_linear(channels: np.ndarray, source: Geometry, target: Geometry) ->
 
 
 def _resample(
-    image: sitk.Image, source: Geometry, target: Geometry, interpolator: int, default: float
+    image: sitk.Image, source: Geometry, target: Geometry, interpolator: int, default: float,
+    extrapolate: bool = True,
 ) -> sitk.Image:
     image.SetSpacing(source.spacing)
     image.SetOrigin(source.origin)
@@ -155,7 +170,7 @@ def _resample(
     resampler.SetOutputDirection(target.direction)
     resampler.SetInterpolator(interpolator)
     resampler.SetDefaultPixelValue(default)
-    resampler.SetUseNearestNeighborExtrapolator(True)
+    resampler.SetUseNearestNeighborExtrapolator(extrapolate)
     resampler.SetOutputPixelType(image.GetPixelID())
     return resampler.Execute(image)
 

@@ -1,9 +1,11 @@
-"""Training engine (issue 6): one validated config, paper recipes by name, folds, checkpoints, SWA, DDP.
+"""Training engine: one validated config, paper recipes by name, folds, checkpoints, SWA, DDP.
 
 Entry point: :func:`train` (used by ``medsegtrain train`` and ``medsegtrain demo``). Modules:
 ``config`` (schema, recipes, ``--set``), ``planning`` (the auto recipe), ``splits``, ``loader``,
 ``engine`` (the loop), ``checkpoint``, ``optim``, ``schedules``, ``swa``, ``distributed``,
-``logs``, ``validation``, ``heldout``, ``transfer``, ``filtering``. See docs/training.md.
+``logs``, ``validation``, ``heldout``, ``transfer`` (fine-tuning from a bundle), ``filtering``.
+The multi-site transfer chain that calls :func:`train` per site is
+:mod:`MedSegTrain.workflows.transfer_chain`. See docs/training.md.
 """
 
 from __future__ import annotations

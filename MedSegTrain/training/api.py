@@ -20,75 +20,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from MedSegTrain.device import resolve_device
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import write_json_atomic
 from MedSegTrain.output_folder import OutputClaim, claim_output_folder
 from MedSegTrain.progress import Progress
 from MedSegTrain.training import config as cfgmod
-from MedSegTrain.training.resolve import resolve_run
-from MedSegTrain.training.splits import Split, fixed_split, kfold_split, robustness_split
+from MedSegTrain.training.resolve import build_config, make_split, network_spec, output_plan, resolve_run
+from MedSegTrain.training.transfer import encoder_freezer, initial_weights
+
+__all__ = ["build_config", "make_split", "network_spec", "output_plan", "resolved_config", "train"]
 
 BUDGET_RESERVE = 0.05  # share of the time kept for writing bundles and scoring the held-out test cases
-
-
-def resolve_device(device: str, local_rank: int = 0) -> Any:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is an error."""
-    import torch
-
-    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise MedSegError(f"--device '{device}': choose auto, cpu or cuda")
-    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise MedSegError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
-    return torch.device(device if ":" in str(device) else f"cuda:{local_rank}")
-
-
-def build_config(
-    dataset: Any,
-    recipe: str | Path | Mapping[str, Any],
-    overrides: Mapping[str, Any] | None,
-    device_type: str,
-    time_budget_minutes: float | None = None,
-    folds: Sequence[int] | None = None,
-) -> dict[str, Any]:
-    """Defaults <- data plan <- recipe <- overrides <- the recipe's ``by_mode`` keys for the resolved
-    ``patch.mode`` (overrides again on top) <- explicit arguments, validated.
-
-    A recipe that names ``preprocessing`` replaces the plan's preprocessing as a whole (keys it
-    leaves out take the spec's defaults, e.g. no resampling); ``--set preprocessing.x`` still
-    changes single keys.
-    """
-    from MedSegTrain.training.planning import plan_dataset
-
-    config = cfgmod.defaults()
-    config = cfgmod.merge(config, plan_dataset(dataset, device_type), "auto plan")
-    by_mode: dict[str, dict[str, Any]] = {}
-    source = "recipe auto"
-    if not (isinstance(recipe, str) and recipe == "auto"):
-        raw = cfgmod.read_recipe(recipe)
-        source = f"recipe {raw.get('name', recipe)}"
-        by_mode = cfgmod.take_mode_sections(raw, source)
-        config = cfgmod.apply(config, raw, source)
-        if "preprocessing" in raw:  # a recipe's preprocessing is the paper's: no plan value leaks in (X6)
-            config["preprocessing"] = dict(raw["preprocessing"] or {})
-    else:
-        config["name"] = "auto"
-    if overrides:
-        config = cfgmod.apply(config, overrides, "--set")
-    mode = config["patch"]["mode"]
-    if by_mode.get(mode):  # the recipe's keys for the resolved mode; --set still has the last word
-        config = cfgmod.apply(config, by_mode[mode], f"{source} {cfgmod.MODE_SECTION}.{mode}")
-        if overrides:
-            config = cfgmod.apply(config, overrides, "--set")
-    config = cfgmod.fit_unet_layout(config)
-    if time_budget_minutes is not None:
-        config["training"]["time_budget_minutes"] = time_budget_minutes
-    if folds is not None:
-        config["split"]["folds"] = [int(f) for f in folds]
-    return cfgmod.validate(config, "training config")
 
 
 def resolved_config(
@@ -107,24 +50,6 @@ def resolved_config(
     return resolve_run(dataset, recipe, nested_overrides(overrides), dev, time_budget_minutes, folds).config
 
 
-def make_split(dataset: Any, config: Mapping[str, Any]) -> Split:
-    """The split the config asks for, seeded by ``split.seed`` (else ``seed``)."""
-    s = config["split"]
-    ids = [c.case_id for c in dataset.training]
-    rng = np.random.default_rng(cfgmod.split_seed(config))
-    if s["kind"] == "fixed":
-        return fixed_split(ids, s["train_fraction"], rng)
-    if s["kind"] == "robustness":
-        from MedSegTrain.io import read_header
-
-        key = {}
-        for case in dataset.training:
-            geometry = read_header(case.images[0]).geometry
-            key[case.case_id] = geometry.size[-1] if s["robustness_key"] == "slices" else geometry.spacing[-1]
-        return robustness_split(ids, s["n_folds"], key)
-    return kfold_split(ids, s["n_folds"], s["test_fraction"], rng)
-
-
 def _claim_out_dir(out_dir: Path, data: Path) -> OutputClaim:
     """``out_dir`` new, empty or an earlier training run (also one from before the marker file), not
     the dataset, and locked against a second training into it."""
@@ -134,10 +59,11 @@ def _claim_out_dir(out_dir: Path, data: Path) -> OutputClaim:
     return claim_output_folder(out_dir, "train", inputs=[data], recognise=earlier_run)
 
 
-def _load(data: Path) -> Any:
+def _load(data: Path, dataset: Any = None) -> Any:
+    """``data``'s dataset (loaded unless given), with training cases and without problems."""
     from MedSegTrain.data import load_dataset, validate_dataset
 
-    dataset = load_dataset(Path(data))
+    dataset = load_dataset(Path(data)) if dataset is None else dataset
     if not dataset.training:
         raise MedSegError(f"--data {data}: the dataset lists no training cases")
     problems = validate_dataset(dataset)
@@ -179,34 +105,6 @@ def bundle_meta(
     }
 
 
-def output_plan(config: Mapping[str, Any], dataset: Any) -> Any:
-    """The output channels the config asks for on this dataset (softmax labels or sigmoid regions)."""
-    from MedSegTrain.training.targets import OutputPlan
-
-    return OutputPlan.from_config(config["output"], dataset.labels, dataset.regions)
-
-
-def network_spec(config: dict[str, Any], n_channels: int, n_classes: int) -> dict[str, Any]:
-    """The network as the bundle stores it; completes ``config['network']['args']`` in place.
-
-    ``network.args.encoder_weights`` (T3: a local ImageNet weights file) moves to
-    ``network.encoder_weights``: it initialises training only, a bundle never needs the file.
-    """
-    args = dict(config["network"]["args"])
-    weights = args.pop("encoder_weights", None)
-    if weights is not None:
-        config["network"]["encoder_weights"] = str(weights)
-    args.update(
-        spatial_dims=2 if config["patch"]["mode"] == "2d" else 3,
-        in_channels=n_channels,
-        out_channels=n_classes,
-    )
-    if config["loss"]["deep_supervision"]:
-        args.setdefault("deep_supervision", True)
-    config["network"]["args"] = args
-    return {"name": config["network"]["name"], "args": args}
-
-
 def _augmenter(config: Mapping[str, Any]) -> Any:
     section = config["augmentation"]
     if not section:
@@ -226,12 +124,15 @@ def train(
     device: str = "auto",
     progress: Progress | None = None,
     resume: bool = False,
+    dataset: Any = None,
 ) -> list[Path]:
     """Train the folds of ``recipe`` on dataset ``data``; returns one bundle path per fold.
 
     ``overrides`` is a nested dict (``{"optimizer": {"lr": 3e-4}}``) or dotted keys
     (``{"optimizer.lr": 3e-4}``). ``time_budget_minutes`` covers the whole call and is shared
     evenly by the folds still to train. ``resume`` continues from the folds' checkpoints.
+    ``dataset`` is ``data`` already loaded (the transfer chain loads each site once); it is
+    checked here like a freshly loaded one.
     """
     import torch
 
@@ -243,7 +144,7 @@ def train(
     out_dir = Path(out_dir)
     ctx = from_environment(device)
     dev = resolve_device(device, ctx.local_rank)
-    dataset = _load(Path(data))
+    dataset = _load(Path(data), dataset)
     run = resolve_run(dataset, recipe, nested_overrides(overrides), dev, time_budget_minutes, folds)
     config, split, chosen, output, network = run.config, run.split, run.chosen, run.output, run.network
     dataset = run.dataset  # with data.merge_labels: the merged labels (T1)
@@ -456,8 +357,6 @@ def _transfer(config: Mapping[str, Any], network: Mapping[str, Any]) -> tuple[An
     source, weights = config["transfer"]["init_bundle"], config["network"]["encoder_weights"]
     if source and weights:
         raise MedSegError("training config: give transfer.init_bundle or network.encoder_weights, not both")
-    from MedSegTrain.training.transfer import encoder_freezer, initial_weights
-
     freeze = encoder_freezer() if config["transfer"]["freeze_encoder"] else None
     if weights:
         return _encoder_init(network, Path(weights)), freeze

@@ -1,6 +1,6 @@
 """The training loop of one fold: epochs x iterations, AMP, clipping, validation, best restore, SWA.
 
-Robustness rules (issue 6, item 6):
+Robustness rules (a run can be killed at any moment and resumed, and never silently goes wrong):
 
 * every epoch ends with an atomic checkpoint (``checkpoint/last.pt``; best weights in ``best.pt``);
 * every random stream (patch sampling, augmentation, mixup, dropout) is re-seeded at the start

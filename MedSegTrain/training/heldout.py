@@ -10,12 +10,16 @@ reference label file (FORMULAS.md: both empty -> 1).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from MedSegTrain.data import load_case
+from MedSegTrain.metrics.evaluate import overlap_scores, summarize
+from MedSegTrain.preprocessing.slices import merge_labels
 from MedSegTrain.training.targets import OutputPlan
 from MedSegTrain.training.validation import predict_probabilities
 
@@ -39,15 +43,13 @@ def evaluate_ensemble(
     ``spec`` is one preprocessing for every model, or a list with one per model; ``merge`` renames
     merged sub-labels of the reference files as training did (T1).
 
-    ``output`` declares the models' channels (default: softmax over ``label_names``).
+    ``output`` declares the models' channels (default: softmax over ``label_names``). Dice, IoU
+    and their means over cases come from :mod:`MedSegTrain.metrics.evaluate`.
     """
-    from MedSegTrain.data import load_case
-
     output = output or OutputPlan.softmax({name: int(v) for v, name in label_names.items()})
     values = np.asarray(sorted(int(v) for v in label_values))
     names = [output.channel_names[c] for c in output.scored_channels]
-    scores: dict[str, list[float]] = {n: [] for n in names}
-    ious: dict[str, list[float]] = {n: [] for n in names}
+    records: list[dict[str, Any]] = []
     per_case = {}
     if progress is not None:
         progress.task("test", len(cases))
@@ -65,25 +67,22 @@ def evaluate_ensemble(
         pred = output.spec.decode(restored)
         ref = np.asarray(loaded.label)
         if merge:
-            from MedSegTrain.preprocessing.slices import merge_labels
-
             ref = merge_labels(ref.astype(np.int64), merge)
         pred_masks = output.reference_masks(torch.from_numpy(np.searchsorted(values, pred)))
         ref_masks = output.reference_masks(torch.from_numpy(np.searchsorted(values, ref)))
         case_scores = {}
         for name, p, r in zip(names, pred_masks, ref_masks, strict=True):
-            tp, denom = int((p & r).sum()), int(p.sum()) + int(r.sum())
-            dice = 1.0 if denom == 0 else 2.0 * tp / denom
-            scores[name].append(dice)
-            ious[name].append(1.0 if denom == 0 else tp / (denom - tp))
-            case_scores[name] = dice
+            scores = overlap_scores(p, r)
+            records.append({"case": case.case_id, "target": name, **scores})
+            case_scores[name] = scores["dice"]
         per_case[case.case_id] = case_scores
         if progress is not None:
             progress.advance(1)
     if progress is not None:
         progress.close()
-    per_label = {k: float(np.mean(v)) for k, v in scores.items()}
-    iou_label = {k: float(np.mean(v)) for k, v in ious.items()}
+    summary = summarize(records, ("dice", "iou"))
+    per_label = {k: summary[k]["dice"].mean if k in summary else math.nan for k in names}
+    iou_label = {k: summary[k]["iou"].mean if k in summary else math.nan for k in names}
     return {
         "dice": float(np.mean(list(per_label.values()))),
         "dice_per_label": per_label,

@@ -29,6 +29,7 @@ import torch
 
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.inference.decoding import THRESHOLD, OutputSpec
+from MedSegTrain.metrics.overlap import dice, mask_counts
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,4 @@ class OutputPlan:
 
 def dice_of_masks(pred: torch.Tensor, ref: torch.Tensor) -> list[float]:
     """Dice per leading channel of two boolean stacks (both empty -> 1, FORMULAS.md)."""
-    out = []
-    for p, r in zip(pred, ref, strict=True):
-        tp = int((p & r).sum())
-        denom = int(p.sum()) + int(r.sum())
-        out.append(1.0 if denom == 0 else 2.0 * tp / denom)
-    return out
+    return [dice(mask_counts(p, r)) for p, r in zip(pred, ref, strict=True)]

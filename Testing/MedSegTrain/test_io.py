@@ -443,3 +443,22 @@ def test_4d_and_vector_channels_keep_an_oblique_direction(tmp_path: Path) -> Non
         np.testing.assert_allclose(channel.geometry.index_to_physical(indices), expected, atol=1e-4)
     header = read_header(path4).geometry
     np.testing.assert_allclose(header.direction, OBLIQUE, atol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "options", "expected"), [
+    ("case.nii.gz", {}, "case"),
+    ("Case.NII.GZ", {}, "Case"),
+    ("scan.nhdr", {}, "scan"),
+    ("case_0000.nii.gz", {}, "case_0000"),
+    ("case_0000.nii.gz", {"channel_suffix": True}, "case"),
+    ("case_01.nii.gz", {"channel_suffix": True}, "case_01"),  # not an nnU-Net channel number
+    ("_0000.nii.gz", {"channel_suffix": True}, "_0000"),  # nothing would be left of the id
+    ("1.2.840.10008", {}, "1.2.840.10008"),  # a DICOM folder keeps its whole name
+    ("slice_0001.png", {"channel_suffix": True, "any_suffix": True}, "slice"),
+    ("readme", {"any_suffix": True}, "readme"),
+])
+def test_case_id_of_a_file_name(name: str, options: dict, expected: str) -> None:
+    from MedSegTrain.io import case_id
+
+    assert case_id(Path("some/folder") / name, **options) == expected
+    assert case_id(name, **options) == expected

@@ -264,3 +264,10 @@ def test_json_is_strict_with_the_reason_beside_each_null(tmp_path, capsys):
                  str(report)]) == 0
     (row,) = _strict_loads(report.read_text())["cases"]
     assert row["hd"] is None and "infinite" in row["hd_reason"]
+
+
+def test_the_help_text_metric_names_are_the_metrics_module_names():
+    from MedSegTrain.cli.evaluate import ALL_METRICS
+    from MedSegTrain.metrics import METRIC_NAMES
+
+    assert ALL_METRICS == METRIC_NAMES

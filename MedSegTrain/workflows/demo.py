@@ -3,6 +3,9 @@
 Everything runs on data the project generates itself, on a laptop CPU in a few minutes, and
 leaves a folder a newcomer can open: ``report.md`` (metric table, figures), ``overlays.png``,
 ``render3d.png``, ``metrics.csv``, the bundles, the predictions and the datasets.
+
+``medsegtrain demo`` imports this module only when it runs (it pulls in torch), after it has set
+``OMP_WAIT_POLICY``.
 """
 
 from __future__ import annotations
@@ -15,11 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
+from MedSegTrain.bundle import load_bundle
+from MedSegTrain.data import load_dataset
+from MedSegTrain.data.phantoms import generate_phantom_dataset
+from MedSegTrain.device import resolve_device
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import write_text_atomic
+from MedSegTrain.inference import predict_volume
+from MedSegTrain.inference.tta import tta_variants
+from MedSegTrain.io import read_image, write_image
+from MedSegTrain.metrics.evaluate import evaluate_label_maps, summarize
 from MedSegTrain.output_folder import LOCK, MARKER, claim_output_folder
 from MedSegTrain.progress import Progress
 from MedSegTrain.reporting.markdown import markdown_table, text_table
+from MedSegTrain.reporting.overlay import OverlayCase, save_overlay_figure
+from MedSegTrain.reporting.render3d import render_label_surfaces
+from MedSegTrain.training import train
 
 REPORT_METRICS = ("dice", "iou", "hd95", "msd", "arvd", "recall", "precision")
 
@@ -50,13 +64,6 @@ class DemoResult:
 
 def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
     """Generate data, train, predict the held-out phantoms with the ensemble, evaluate, report."""
-    from MedSegTrain.bundle import load_bundle
-    from MedSegTrain.data import load_dataset
-    from MedSegTrain.data.phantoms import generate_phantom_dataset
-    from MedSegTrain.inference import predict_volume
-    from MedSegTrain.io import read_image, write_image
-    from MedSegTrain.training import train
-
     out = Path(options.out)
     _check_options(options)
     claim = claim_output_folder(out, "demo")  # new or empty: a demo never mixes with other files
@@ -100,9 +107,6 @@ def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
 
 def _check_options(options: DemoOptions) -> None:
     """Every option, before the phantoms or the training (a bad --tta used to fail after minutes)."""
-    from MedSegTrain.inference.members import resolve_device
-    from MedSegTrain.inference.tta import tta_variants
-
     tta_variants(options.tta)
     resolve_device(options.device)
     if options.train_cases < 2 * options.folds:
@@ -120,36 +124,23 @@ def _check_options(options: DemoOptions) -> None:
 
 def _case_rows(case_id: str, pred: np.ndarray, ref: np.ndarray, spacing: tuple[float, ...],
                label_names: dict[int, str]) -> list[dict[str, object]]:
-    from MedSegTrain.metrics import compute_metrics
-
-    rows = []
-    for value, name in sorted(label_names.items()):
-        metrics = compute_metrics(pred == value, ref == value, spacing=spacing)
-        rows.append({"case": case_id, "label": name, **{k: float(metrics[k]) for k in REPORT_METRICS}})
-    return rows
+    labels = {name: value for value, name in sorted(label_names.items())}
+    records = evaluate_label_maps(case_id, pred, ref, spacing, labels)
+    return [{"case": case_id, "label": r["target"], **{k: float(r[k]) for k in REPORT_METRICS}}
+            for r in records]
 
 
 def _summary(rows: list[dict[str, object]]) -> tuple[list[str], list[list[object]]]:
-    """Per-label mean ± sd over cases (finite values; the count of non-finite ones is shown)."""
+    """Per-label mean over cases of the finite values, and the number of cases."""
     header = ["label", *REPORT_METRICS, "cases"]
-    table = []
-    for label in dict.fromkeys(r["label"] for r in rows):
-        selected = [r for r in rows if r["label"] == label]
-        line: list[object] = [label]
-        for metric in REPORT_METRICS:
-            values = np.array([float(r[metric]) for r in selected])
-            finite = values[np.isfinite(values)]
-            line.append(float(finite.mean()) if finite.size else float("nan"))
-        line.append(len(selected))
-        table.append(line)
+    summaries = summarize([{**r, "target": r["label"]} for r in rows], REPORT_METRICS)
+    table = [[label, *(by_metric[m].mean for m in REPORT_METRICS), by_metric[REPORT_METRICS[0]].n]
+             for label, by_metric in summaries.items()]
     return header, table
 
 
 def _write_report(out: Path, options: DemoOptions, rows: list[dict[str, object]], overlays: list,
                   bundles: list, seconds: float) -> Path:
-    from MedSegTrain.reporting.overlay import OverlayCase, save_overlay_figure
-    from MedSegTrain.reporting.render3d import render_label_surfaces
-
     cases = []
     for case_id, image, ref, pred, spacing in overlays:
         dice = np.mean([float(r["dice"]) for r in rows if r["case"] == case_id])
