@@ -1,8 +1,8 @@
 """What the inference panel shows about a model bundle, from its ``model.json`` (no torch).
 
-A bundle is a folder or a ``.zip`` of one (docs/architecture.md). ``MedSegTrain.bundle.read_meta``
-validates it (every problem named); this module picks the fields a user needs to choose models
-and checks that several bundles can form one ensemble.
+A bundle is a folder or a ``.zip`` of one (docs/architecture.md). ``MedSegTrain.bundle.read_info``
+validates and parses it (every problem named) into a ``BundleMeta``; this module picks the fields
+a user needs to choose models and checks that several bundles can form one ensemble.
 """
 
 from __future__ import annotations
@@ -46,37 +46,19 @@ class BundleSummary:
 def read_bundle_summary(path: str | Path) -> BundleSummary:
     """The summary of the bundle at ``path`` (folder or .zip); :class:`BundleError` when unreadable."""
     path = Path(path)
-    meta = _load_meta(path)
-    try:
-        network = meta["network"]["name"]
-        labels = {str(k): int(v) for k, v in meta["labels"].items()}
-        channels = tuple(str(c) for c in meta["input"]["channels"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BundleError(f"{path}: model.json lacks a valid {exc} entry") from exc
-    members = meta.get("members") or []
-    training = meta.get("training") or {}
-    output = meta.get("output") or {}
+    info = _load_info(path)
     return BundleSummary(
         path=path,
-        name=str(meta.get("name") or path.stem),
-        network=str(network),
-        channels=channels,
-        modality=str((meta.get("input") or {}).get("modality") or "unknown"),
-        labels=labels,
-        regions=output.get("regions") or None,
-        window=window_name((meta.get("preprocessing") or {}).get("window")),
-        n_members=max(len(members), 1),
-        validation_metrics=dict(training.get("validation_metrics") or {}),
+        name=info.name or path.stem,
+        network=info.network.name,
+        channels=tuple(info.channels),
+        modality=info.modality or "unknown",
+        labels=info.labels,
+        regions=info.regions or None,
+        window=info.window_name,
+        n_members=max(info.n_members, 1),
+        validation_metrics=info.metrics_dict(),
     )
-
-
-def window_name(window: Any) -> str:
-    """The preset name recorded by a bundle's preprocessing (a name or a WindowPreset dict)."""
-    if isinstance(window, str):
-        return window
-    if isinstance(window, dict):
-        return str(window.get("name") or "custom")
-    return "none"
 
 
 def headline_dice(metrics: dict[str, Any]) -> float | None:
@@ -109,13 +91,16 @@ def ensemble_problem(summaries: list[BundleSummary]) -> str:
     return ""
 
 
-def _load_meta(path: Path) -> dict[str, Any]:
+def _load_info(path: Path) -> Any:
+    # MedSegTrain is imported here, not at the top: this module is imported when the panel is
+    # built, and inside Slicer the backend's third-party packages may not be installed yet.
     try:
-        from MedSegTrain.bundle import read_meta
+        from MedSegTrain.bundle import read_info
         from MedSegTrain.errors import MedSegError
     except ImportError as exc:
         raise BundleError(f"{path}: reading bundles needs the MedSegTrain backend ({exc})") from exc
     try:
-        return read_meta(path)
+        return read_info(path)
     except MedSegError as exc:
         raise BundleError(str(exc)) from exc
+

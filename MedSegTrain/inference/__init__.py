@@ -6,7 +6,7 @@ The core (:func:`run_ensemble`) takes plain ``torch.nn.Module`` members; :func:`
 adds bundles, preprocessing replay and label decoding on top. See ``docs/inference.md``.
 """
 
-from MedSegTrain.inference.decoding import OutputSpec, rebuild_labels
+from MedSegTrain.bundle.output import OutputSpec, rebuild_labels
 from MedSegTrain.inference.merge import BRATS_MERGE_TABLE, MergeTable, merge_label_maps
 from MedSegTrain.inference.postprocess import keep_largest_component
 from MedSegTrain.inference.predictor import Prediction, predict_volume

@@ -17,46 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from MedSegTrain.bundle.meta import InferenceSettings, thaw
+from MedSegTrain.bundle.output import OutputSpec
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.inference.decoding import OutputSpec
-from MedSegTrain.inference.sliding_window import MODES
-
-
-@dataclass(frozen=True)
-class InferenceSettings:
-    """``model.json`` → ``inference`` plus the network's dimensionality."""
-
-    mode: str
-    patch_size: tuple[int, ...] | None
-    overlap: float
-    spatial_dims: int
-
-    @classmethod
-    def from_meta(cls, meta: dict[str, Any], source: str, overlap: float | None = None) -> InferenceSettings:
-        inference = meta.get("inference") or {}
-        args = (meta.get("network") or {}).get("args") or {}
-        dims = int(args.get("spatial_dims", 3))
-        mode = str(inference.get("mode", "slices2d" if dims == 2 else "sliding_window"))
-        if mode not in MODES:
-            raise MedSegError(f"{source}: inference.mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if dims == 2:
-            mode = "slices2d"
-        elif mode == "slices2d":
-            raise MedSegError(f"{source}: inference.mode 'slices2d' needs a 2D network (spatial_dims 2)")
-        patch = inference.get("patch_size")
-        if patch is not None:
-            if not isinstance(patch, (list, tuple)) or not all(isinstance(p, int) and p > 0 for p in patch):
-                raise MedSegError(f"{source}: inference.patch_size must be a list of positive integers")
-            patch = tuple(patch[-2:]) if mode == "slices2d" else tuple(patch)
-            if mode == "sliding_window" and len(patch) != 3:
-                raise MedSegError(f"{source}: inference.patch_size needs 3 sizes [z, y, x], "
-                                  f"got {list(patch)}")
-        elif mode == "sliding_window":
-            raise MedSegError(f"{source}: inference.mode 'sliding_window' needs inference.patch_size")
-        value = inference.get("overlap", 0.5) if overlap is None else overlap
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise MedSegError(f"{source}: inference overlap must be a number in [0, 1), got {value!r}")
-        return cls(mode, patch, float(value), dims)
 
 
 @dataclass
@@ -86,13 +49,13 @@ def check_ensemble(bundles: Sequence[Any], n_channels: int, overlap: float | Non
     for bundle in bundles:
         name = str(getattr(bundle, "path", "bundle"))
         bundle.check_input(n_channels)
-        spec = OutputSpec.from_meta(bundle.meta, f"{name}/model.json")
-        args = (bundle.meta.get("network") or {}).get("args") or {}
-        out = args.get("out_channels")
-        if out is not None and int(out) != spec.n_channels:
+        info = bundle.info
+        spec = info.output
+        out = info.network.out_channels
+        if out is not None and out != spec.n_channels:
             raise MedSegError(f"{name}: the network has {out} output channels but model.json declares "
                               f"{spec.n_channels} ({', '.join(spec.channel_names)})")
-        InferenceSettings.from_meta(bundle.meta, name, overlap)
+        info.inference.with_overlap(overlap, name)
         if bundle.n_members < 1:
             raise MedSegError(f"{name}: the bundle holds no members (weights)")
         if first is None:
@@ -111,9 +74,9 @@ def group_bundles(bundles: Sequence[Any], overlap: float | None = None) -> list[
     groups: dict[str, BundleGroup] = {}
     for bundle in bundles:
         name = str(getattr(bundle, "path", "bundle"))
-        preprocessing = bundle.meta.get("preprocessing") or {}
-        settings = InferenceSettings.from_meta(bundle.meta, name, overlap)
-        key = json.dumps([preprocessing, settings.__dict__], sort_keys=True, default=str)
+        preprocessing = thaw(bundle.info.preprocessing)
+        settings = bundle.info.inference.with_overlap(overlap, name)
+        key = json.dumps([preprocessing, settings.plan_key()], sort_keys=True, default=str)
         groups.setdefault(key, BundleGroup(preprocessing, settings)).bundles.append(bundle)
     return list(groups.values())
 

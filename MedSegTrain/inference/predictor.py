@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from MedSegTrain.bundle.modes import SLICES2D
+from MedSegTrain.bundle.output import OutputSpec
 from MedSegTrain.device import resolve_device
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.inference.backends import OpenVinoMember, check_backend, wrap_members
 from MedSegTrain.inference.budget import Budget, Clock, check_limits, choose, choose_accumulator, time_window
-from MedSegTrain.inference.decoding import OutputSpec
 from MedSegTrain.inference.ensemble import BundleGroup, check_ensemble, group_bundles, weighted_average
 from MedSegTrain.inference.members import SliceWise
 from MedSegTrain.inference.postprocess import keep_largest_component
@@ -98,7 +99,7 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
     progress = progress or Progress("none")
 
     prepared = [_prepare(group, volumes) for group in groups]
-    variants = {id(p): tta_variants(tta, in_plane_only=True) if p.group.settings.mode == "slices2d"
+    variants = {id(p): tta_variants(tta, in_plane_only=True) if p.group.settings.mode == SLICES2D
                 else variants_3d for p in prepared}
     built = {id(p): wrap_members(_build_members(p.group, torch_device), backend, chosen) for p in prepared}
     budget = None
@@ -235,7 +236,7 @@ def _prepare(group: BundleGroup, volumes: list[Volume]) -> _PreparedGroup:
     spec = PreprocessingSpec.from_dict(group.preprocessing)
     prepared = spec.prepare_image(volumes)
     s = group.settings
-    plan = plan_windows(prepared.array.shape[1:], s.mode, s.patch_size, s.overlap)
+    plan = plan_windows(prepared.array.shape[1:], s.mode, s.window_size, s.overlap)
     return _PreparedGroup(group, spec, prepared, plan)
 
 
@@ -250,4 +251,4 @@ def _build_members(group: BundleGroup, device: torch.device) -> list[torch.nn.Mo
 
 def output_spec(bundle: Any) -> OutputSpec:
     """The output declaration of one bundle (label names/values, activation, regions)."""
-    return OutputSpec.from_meta(_load(bundle).meta, str(getattr(bundle, "path", bundle)))
+    return _load(bundle).info.output

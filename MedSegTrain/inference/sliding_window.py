@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from monai.data.utils import compute_importance_map, dense_patch_slices
 
+from MedSegTrain.bundle.modes import INFERENCE_MODES, SLICES2D, WHOLE
 from MedSegTrain.errors import MedSegError
-
-InferenceMode = Literal["sliding_window", "whole", "slices2d"]
-MODES: tuple[str, ...] = ("sliding_window", "whole", "slices2d")
 
 
 @dataclass(frozen=True)
@@ -70,13 +67,13 @@ def plan_windows(shape: tuple[int, ...], mode: str, patch_size: tuple[int, ...] 
     shape = tuple(int(s) for s in shape)
     if len(shape) != 3 or min(shape) < 1:
         raise MedSegError(f"inference needs a 3D (z, y, x) array with every side >= 1, got shape {shape}")
-    if mode not in MODES:
-        raise MedSegError(f"inference mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode not in INFERENCE_MODES:
+        raise MedSegError(f"inference mode must be one of {', '.join(INFERENCE_MODES)}, got {mode!r}")
     if not 0 <= overlap < 1:
         raise MedSegError(f"inference overlap must be in [0, 1), got {overlap}")
-    if mode == "whole":
+    if mode == WHOLE:
         return _single_window(shape, tuple(_round_up(s, divisor) for s in shape))
-    if mode == "slices2d":
+    if mode == SLICES2D:
         if patch_size is None:
             in_plane = tuple(_round_up(s, divisor) for s in shape[1:])
             return _sliding(shape, (1, *in_plane), overlap, gaussian=False)

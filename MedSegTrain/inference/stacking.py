@@ -53,11 +53,11 @@ def member_scores(bundles: Sequence[Any], metric: str = "dice") -> list[MemberSc
     ``metric`` (``members[i].validation_metrics``, else the bundle's ``training.validation_metrics``)."""
     out = []
     for bundle in bundles:
-        meta = bundle.meta
-        arch = str((meta.get("network") or {}).get("name", "network"))
-        fallback = ((meta.get("training") or {}).get("validation_metrics") or {}).get(metric)
-        for i, member in enumerate(meta.get("members") or []):
-            score = (member.get("validation_metrics") or {}).get(metric, fallback)
+        info = bundle.info
+        arch = info.network.name
+        fallback = info.validation_metrics.get(metric)
+        for i, member in enumerate(info.members):
+            score = member.validation_metrics.get(metric, fallback)
             if not isinstance(score, (int, float)):
                 raise MedSegError(f"{getattr(bundle, 'path', 'bundle')}: member {i} has no validation "
                                   f"{metric!r} score to rank it by")

@@ -14,7 +14,6 @@ Output layout (``OUT``)::
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -80,29 +79,23 @@ def bundle_meta(
     metrics: Mapping[str, Any],
     spec_dict: Mapping[str, Any],
     output: Any,
-) -> dict[str, Any]:
-    """``model.json`` content for one fold (docs/architecture.md, format_version 1)."""
-    mode = config["patch"]["mode"]
-    patch = list(config["patch"]["size"])
-    return {
-        "format_version": 1,
-        "name": f"{dataset.name} fold {fold}",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "network": {"name": config["network"]["name"], "args": dict(config["network"]["args"])},
-        "input": {"channels": list(dataset.channel_names), "modality": dataset.modality},
-        "labels": dict(dataset.labels),
-        "output": output.bundle_output(),
-        "preprocessing": dict(spec_dict),
-        "inference": {
-            "mode": "slices2d" if mode == "2d" else "sliding_window",
-            "patch_size": [1, *patch[-2:]] if mode == "2d" else patch,
-            "overlap": float(config["validation"]["overlap"]),
-        },
-        "training": {"recipe": dict(config), "validation_metrics": dict(metrics)},
-        "members": [
-            {"weights": f"fold{fold}.safetensors", "fold": fold, "validation_metrics": dict(metrics)}
-        ],
-    }
+) -> Any:
+    """The :class:`MedSegTrain.bundle.meta.BundleMeta` of one fold's bundle (``model.json``)."""
+    from MedSegTrain.bundle.meta import InferenceSettings, MemberInfo, build_meta
+
+    return build_meta(
+        name=f"{dataset.name} fold {fold}",
+        network={"name": config["network"]["name"], "args": dict(config["network"]["args"])},
+        channels=list(dataset.channel_names),
+        modality=dataset.modality,
+        output=output.spec,
+        preprocessing=spec_dict,
+        inference=InferenceSettings.for_patch(config["patch"]["mode"], config["patch"]["size"],
+                                              float(config["validation"]["overlap"])),
+        recipe=config,
+        validation_metrics=metrics,
+        members=[MemberInfo.for_fold(fold, metrics)],
+    )
 
 
 def _augmenter(config: Mapping[str, Any]) -> Any:

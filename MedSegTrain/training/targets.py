@@ -15,7 +15,7 @@ the regions (B8) where the nesting leaves it open, e.g. BraTS 2015's TC = {1, 3,
 
 :class:`OutputPlan` turns integer label batches into those targets (:meth:`OutputPlan.encode`),
 judges predictions per channel (:meth:`OutputPlan.predicted_masks`) and writes the bundle's
-``output`` declaration, which ``MedSegTrain.inference.decoding.OutputSpec`` reads back.
+``output`` declaration: the bundle's output contract, :class:`MedSegTrain.bundle.output.OutputSpec`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from MedSegTrain.bundle.meta import parse_output
+from MedSegTrain.bundle.output import THRESHOLD, OutputSpec
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.inference.decoding import THRESHOLD, OutputSpec
 from MedSegTrain.metrics.overlap import dice, mask_counts
 
 
@@ -65,7 +66,11 @@ class OutputPlan:
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any], source: str = "model.json") -> OutputPlan:
         """The plan a bundle's ``model.json`` declares (labels, activation, regions, rebuild)."""
-        spec = OutputSpec.from_meta(meta, source)
+        return cls.from_spec(parse_output(meta, source))
+
+    @classmethod
+    def from_spec(cls, spec: OutputSpec) -> OutputPlan:
+        """The plan of a bundle's parsed output contract (``BundleMeta.output``)."""
         return cls(spec, tuple(sorted(spec.labels.values())))
 
     @classmethod
@@ -94,13 +99,7 @@ class OutputPlan:
 
     def bundle_output(self) -> dict[str, Any]:
         """The ``output`` entry of ``model.json`` (docs/architecture.md)."""
-        regions = self.spec.regions
-        return {
-            "activation": self.activation,
-            "regions": None if regions is None else {k: list(v) for k, v in regions.items()},
-            "region_rebuild": None if regions is None
-            else [{"region": r, "label": v} for r, v in self.spec.rebuild_order("training config output")],
-        }
+        return self.spec.to_dict("training config output")
 
     def membership(self) -> np.ndarray:
         """``(n_labels, n_channels)``: 1 where the label at that index belongs to the channel."""

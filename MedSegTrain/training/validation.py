@@ -43,9 +43,11 @@ def predict_probabilities(
 ) -> torch.Tensor:
     """Mean probabilities ``(K, z, y, x)`` (float32, CPU) of ``models`` on an image ``(C, z, y, x)``.
 
-    ``mode`` is the training patch mode: ``3d`` slides ``patch`` windows, ``2d`` runs the 2D
-    networks over every axial slice in windows of the patch's in-plane size.
+    ``mode`` is the training patch mode or an inference mode (:mod:`MedSegTrain.bundle.modes`):
+    ``3d`` slides ``patch`` windows, ``2d`` runs the 2D networks over every axial slice in windows
+    of the patch's in-plane size.
     """
+    from MedSegTrain.bundle.modes import SLICES2D, inference_mode
     from MedSegTrain.inference.members import SliceWise
     from MedSegTrain.inference.runner import run_ensemble
     from MedSegTrain.inference.sliding_window import plan_windows
@@ -53,11 +55,12 @@ def predict_probabilities(
 
     x = torch.from_numpy(np.array(image, dtype=np.float32)).to(device)  # a writable copy of the memmap
     shape = tuple(x.shape[1:])
-    if mode == "2d":
-        plan = plan_windows(shape, "slices2d", tuple(patch)[-2:], overlap)
+    mode = inference_mode(mode, "validation mode")
+    if mode == SLICES2D:
+        plan = plan_windows(shape, mode, tuple(patch)[-2:], overlap)
         members = [SliceWise(m) for m in models]
     else:
-        plan = plan_windows(shape, "sliding_window", tuple(patch), overlap)
+        plan = plan_windows(shape, mode, tuple(patch), overlap)
         members = list(models)
     for m in members:
         m.eval()

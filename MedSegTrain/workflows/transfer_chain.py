@@ -299,7 +299,7 @@ def score_grid(
         model = bundle.build_member(0, device=str(dev))
         spec = PreprocessingSpec.from_dict(bundle.meta["preprocessing"])
         inference = bundle.meta["inference"]
-        mode = "2d" if inference["mode"] == "slices2d" else "3d"
+        mode = bundle.info.inference.patch_mode
         patch = inference["patch_size"][-2:] if mode == "2d" else inference["patch_size"]
         output = OutputPlan.from_meta(bundle.meta, str(bundle_path))
         grid[stage] = {}

@@ -112,7 +112,7 @@ def record_validation(path: Path) -> dict[str, dict[str, float]]:
     from MedSegTrain.metrics.labels import compute_label_metrics
 
     bundle = load_bundle(path)
-    labels = {name: value for name, value in bundle.meta["labels"].items() if value != 0}
+    labels = {name: value for name, value in bundle.labels.items() if value != 0}
     scores: dict[str, list[float]] = {name: [] for name in labels}
     for index in range(N_VALIDATION):
         channels, label = make_phantom_case(KIND, case_rng(VALIDATION_SEED, index))

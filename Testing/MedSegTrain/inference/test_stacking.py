@@ -3,7 +3,7 @@ optimiser on the same objective, and a stacker that learns to trust the better m
 
 from __future__ import annotations
 
-from typing import ClassVar
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -30,11 +30,12 @@ def test_top_n_per_architecture():
 
 
 def test_member_scores_read_from_bundles():
-    class Bundle:
+    class Bundle:  # the parts of a parsed BundleMeta that ranking reads
         path = "b"
-        meta: ClassVar[dict] = {
-            "network": {"name": "unet"}, "training": {"validation_metrics": {"dice": 0.5}},
-            "members": [{"validation_metrics": {"dice": 0.9}}, {"validation_metrics": {}}]}
+        info = SimpleNamespace(
+            network=SimpleNamespace(name="unet"), validation_metrics={"dice": 0.5},
+            members=[SimpleNamespace(validation_metrics={"dice": 0.9}),
+                     SimpleNamespace(validation_metrics={})])
 
     scores = member_scores([Bundle()])
     assert [(s.architecture, s.score) for s in scores] == [("unet", 0.9), ("unet", 0.5)]

@@ -1,25 +1,21 @@
-"""Model bundles: a folder (or a .zip of one) with ``model.json`` and one safetensors file per member.
+"""The bundle store: a folder (or a .zip of one) with ``model.json`` and one safetensors file per member.
 
-``model.json`` (``format_version`` 1) records everything needed to replay a model on new
-images: the network and its arguments, the input channels, the labels, the output activation
-and regions, the preprocessing, the inference mode, the training recipe and the validation
-metrics of each member (fold) of the ensemble. See ``docs/data.md`` for the field list.
+Reading decodes ``model.json`` here, once, and hands it to :func:`MedSegTrain.bundle.meta.parse_meta`;
+writing stores the document :class:`~MedSegTrain.bundle.meta.BundleMeta` lays out.
 
 Safety: weights are read only as safetensors, which cannot execute code; pickle-based files
 (``.pt``, ``.pth``, ``.ckpt`` ...) are refused without being opened. Zip bundles are never
 extracted to disk: member names are checked (no absolute paths, no ``..``, no symlinks, no
 duplicates, no encryption) and the two kinds of member needed are read in memory.
 
-This module imports torch only when weights are read or a network is built, so the Slicer
-module can list bundles before torch is installed.
+This module imports torch only when weights are read or a network is built (lazy imports in
+the functions that need it), so the Slicer module can list bundles before torch is installed.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as _dt
-import json
-import math
 import stat
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,83 +23,79 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from MedSegTrain import limits
-from MedSegTrain.errors import MedSegError
-from MedSegTrain.fileutil import (
-    atomic_output_dir,
-    atomic_output_file,
-    parse_json,
-    strict_json,
-    strict_json_value,
+from MedSegTrain.bundle.meta import BundleMeta, MemberInfo, parse_meta, plain_json, thaw
+from MedSegTrain.bundle.schema import (
+    FORMAT_VERSION,
+    MODEL_JSON,
+    PICKLE_SUFFIXES,
+    WEIGHTS_SUFFIX,
+    validate_meta,
 )
+from MedSegTrain.errors import MedSegError
+from MedSegTrain.fileutil import atomic_output_dir, atomic_output_file, parse_json, strict_json
 
-FORMAT_VERSION = 1
-MODEL_JSON = "model.json"
-WEIGHTS_SUFFIX = ".safetensors"
-PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".tar", ".bin", ".npy", ".joblib")
-ACTIVATIONS = ("softmax", "sigmoid")
-INFERENCE_MODES = ("sliding_window", "whole", "slices2d")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 class ModelBundle:
-    """A loaded, validated bundle. Weights are read when a member is built, not before."""
+    """A loaded, validated bundle. Weights are read when a member is built, not before.
 
-    def __init__(self, meta: dict[str, Any], path: Path, reader: _BundleReader) -> None:
+    ``info`` is the parsed :class:`~MedSegTrain.bundle.meta.BundleMeta` that code reads; ``meta``
+    is the ``model.json`` document as stored (plain JSON), for tools that rewrite a bundle.
+    """
+
+    def __init__(self, meta: dict[str, Any], info: BundleMeta, path: Path, reader: _BundleReader) -> None:
         self.meta = meta
+        self.info = info
         self.path = path
         self._reader = reader
 
     @property
     def name(self) -> str:
         """The bundle's name."""
-        return self.meta["name"]
+        return self.info.name
 
     @property
     def labels(self) -> dict[str, int]:
         """Label name -> value (background 0 included)."""
-        return dict(self.meta["labels"])
+        return self.info.labels
 
     @property
     def channels(self) -> list[str]:
         """Input channel names, in order."""
-        return list(self.meta["input"]["channels"])
+        return list(self.info.channels)
 
     @property
     def modality(self) -> str:
         """Input modality (``CT``, ``MR`` ...)."""
-        return self.meta["input"]["modality"]
+        return self.info.modality
 
     @property
     def activation(self) -> str:
         """``softmax`` (one label per voxel) or ``sigmoid`` (overlapping regions)."""
-        return self.meta["output"]["activation"]
+        return self.info.activation
 
     @property
     def regions(self) -> dict[str, list[int]] | None:
         """Region name -> label values for sigmoid region outputs, else None."""
-        regions = self.meta["output"].get("regions")
-        return None if regions is None else {k: list(v) for k, v in regions.items()}
+        return self.info.regions
 
     @property
     def n_members(self) -> int:
         """Number of ensemble members (folds)."""
-        return len(self.meta["members"])
+        return self.info.n_members
 
     @property
     def preprocessing(self) -> Any:
         """The :class:`MedSegTrain.preprocessing.pipeline.PreprocessingSpec` to replay."""
-        from MedSegTrain.preprocessing.pipeline import PreprocessingSpec
-
-        return PreprocessingSpec.from_dict(self.meta["preprocessing"])
+        return self.info.preprocessing_spec()
 
     def with_window(self, preset: Any) -> ModelBundle:
         """The same bundle replaying ``preset`` (a ``WindowPreset``) instead of its own window: for a
         window chosen on screen, so the image is windowed once, as the user sees it."""
-        import copy
-
-        meta = copy.deepcopy(self.meta)
-        meta["preprocessing"] = {**meta["preprocessing"], "window": preset.to_dict()}
-        return ModelBundle(meta, self.path, self._reader)
+        preprocessing = {**thaw(self.info.preprocessing), "window": preset.to_dict()}
+        meta = {**copy.deepcopy(self.meta), "preprocessing": copy.deepcopy(preprocessing)}
+        return ModelBundle(meta, self.info.with_preprocessing(preprocessing), self.path, self._reader)
 
     def check_input(self, n_channels: int, channel_names: Sequence[str] | None = None) -> None:
         """Raise :class:`MedSegError` before any work when the input does not fit the model."""
@@ -127,177 +119,40 @@ class ModelBundle:
     def state_dict(self, index: int) -> dict[str, Any]:
         """The weights of member ``index`` as torch tensors (safetensors only)."""
         member = self._member(index)
-        data = self._reader.read(member["weights"])
+        data = self._reader.read(member.weights)
         from safetensors import SafetensorError
         from safetensors.torch import load
 
         try:
             state = load(data)
         except (SafetensorError, ValueError, RuntimeError) as exc:
-            raise MedSegError(f"bundle {self.path}: {member['weights']} is not a valid safetensors file "
+            raise MedSegError(f"bundle {self.path}: {member.weights} is not a valid safetensors file "
                               f"({exc})") from None
-        _refuse_non_finite_weights(state, f"bundle {self.path}: {member['weights']}")
+        _refuse_non_finite_weights(state, f"bundle {self.path}: {member.weights}")
         return state
 
     def build_member(self, index: int, device: Any = "cpu") -> Any:
         """Member ``index`` as a network in eval mode on ``device``, weights loaded strictly."""
-        from MedSegTrain.networks import get_network
+        from MedSegTrain.networks import get_network  # torch: only when a network is built
 
-        network = self.meta["network"]
-        model = get_network(network["name"], **copy.deepcopy(network["args"]))
+        network = self.info.network
+        model = get_network(network.name, **network.kwargs())
         state = self.state_dict(index)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise MedSegError(f"bundle {self.path}: weights {self._member(index)['weights']} do not fit "
-                              f"network '{network['name']}' ({_first_lines(exc)})") from None
+            raise MedSegError(f"bundle {self.path}: weights {self._member(index).weights} do not fit "
+                              f"network '{network.name}' ({_first_lines(exc)})") from None
         return model.to(device).eval()
 
-    def _member(self, index: int) -> dict[str, Any]:
+    def _member(self, index: int) -> MemberInfo:
         if not 0 <= index < self.n_members:
             raise MedSegError(f"bundle {self.path}: member {index} does not exist "
                               f"(it has {self.n_members})")
-        return self.meta["members"][index]
+        return self.info.members[index]
 
     def __repr__(self) -> str:
         return f"ModelBundle({self.name!r}, path={str(self.path)!r}, members={self.n_members})"
-
-
-# ----------------------------------------------------------------------------- validation
-
-def validate_meta(meta: Any, where: str = MODEL_JSON) -> list[str]:
-    """Every problem of a ``model.json`` mapping as a sentence; empty when it is valid."""
-    if not isinstance(meta, Mapping):
-        return [f"{where}: must be a JSON object"]
-    problems: list[str] = []
-    version = meta.get("format_version")
-    if version is None:
-        return [f"{where}: 'format_version' is missing"]
-    if not _is_int(version):
-        return [f"{where}: 'format_version' must be an integer, got {version!r}"]
-    if version != FORMAT_VERSION:
-        return [f"{where}: unknown format_version {version} (this medsegtrain reads version "
-                f"{FORMAT_VERSION}; a newer bundle needs a newer medsegtrain)"]
-    check = _Checker(meta, where, problems)
-    check.field("name", str)
-    check.field("created", str)
-    if check.field("network", dict):
-        check.field("network.name", str)
-        check.field("network.args", dict)
-    if check.field("input", dict):
-        if check.field("input.channels", list):
-            channels = meta["input"]["channels"]
-            if not channels or not all(isinstance(c, str) for c in channels):
-                problems.append(f"{where}: 'input.channels' must be a non-empty list of channel names")
-        check.field("input.modality", str)
-    if check.field("labels", dict):
-        labels = meta["labels"]
-        if not all(_is_int(v) and v >= 0 for v in labels.values()):
-            problems.append(f"{where}: 'labels' must map names to non-negative integers")
-        elif len(set(labels.values())) != len(labels):
-            problems.append(f"{where}: 'labels' gives two names the same value")
-        elif 0 not in labels.values():
-            problems.append(f"{where}: 'labels' must include background 0")
-    if check.field("output", dict):
-        if check.field("output.activation", str) and meta["output"]["activation"] not in ACTIVATIONS:
-            problems.append(f"{where}: 'output.activation' must be one of {', '.join(ACTIVATIONS)}, "
-                            f"got {meta['output']['activation']!r}")
-        regions = meta["output"].get("regions")
-        if regions is not None and not (isinstance(regions, dict) and all(
-                isinstance(v, list) and v and all(_is_int(x) for x in v) for v in regions.values())):
-            problems.append(f"{where}: 'output.regions' must be null or map names to lists of label values")
-        rebuild = meta["output"].get("region_rebuild")
-        if rebuild is not None and not isinstance(rebuild, list):
-            problems.append(f"{where}: 'output.region_rebuild' must be null or a list")
-    check.field("preprocessing", dict)
-    if check.field("inference", dict):
-        inference = meta["inference"]
-        if check.field("inference.mode", str) and inference["mode"] not in INFERENCE_MODES:
-            problems.append(f"{where}: 'inference.mode' must be one of {', '.join(INFERENCE_MODES)}, "
-                            f"got {inference['mode']!r}")
-        if check.field("inference.patch_size", list):
-            patch = inference["patch_size"]
-            if len(patch) not in (2, 3) or not all(_is_int(p) and p > 0 for p in patch):
-                problems.append(f"{where}: 'inference.patch_size' must be 2 or 3 positive integers "
-                                f"in (z, y, x) order, got {patch!r}")
-            elif math.prod(patch) > limits.value("voxels"):
-                problems.append(f"{where}: 'inference.patch_size' {patch} is {math.prod(patch):.3g} voxels, "
-                                f"above the limit of {limits.value('voxels'):,} "
-                                "(raise it with --limit voxels=N)")
-        overlap = inference.get("overlap")
-        if not isinstance(overlap, (int, float)) or isinstance(overlap, bool) or not 0 <= overlap < 1:
-            problems.append(f"{where}: 'inference.overlap' must be a number in [0, 1), got {overlap!r}")
-    if check.field("training", dict):
-        check.field("training.recipe", dict)
-        check.field("training.validation_metrics", dict)
-    if check.field("members", list):
-        members = meta["members"]
-        if not members:
-            problems.append(f"{where}: 'members' must list at least one weights file")
-        for i, member in enumerate(members):
-            problems.extend(_member_problems(member, i, where))
-        names = [m.get("weights") for m in members if isinstance(m, dict)]
-        if len(set(map(str, names))) != len(names):
-            problems.append(f"{where}: two members share a weights file")
-    return problems
-
-
-def _member_problems(member: Any, index: int, where: str) -> list[str]:
-    label = f"{where}: 'members[{index}]"
-    if not isinstance(member, dict):
-        return [f"{label}' must be an object"]
-    weights = member.get("weights")
-    if not isinstance(weights, str) or not weights:
-        return [f"{label}.weights' is missing or not a file name"]
-    problems = []
-    lower = weights.lower()
-    if lower.endswith(PICKLE_SUFFIXES):
-        problems.append(f"{label}.weights' is {weights}: pickle-based weights can execute code when "
-                        "loaded and are refused; convert them to safetensors "
-                        "(safetensors.torch.save_file(model.state_dict(), 'fold0.safetensors'))")
-    elif not lower.endswith(WEIGHTS_SUFFIX):
-        problems.append(f"{label}.weights' must be a {WEIGHTS_SUFFIX} file, got {weights}")
-    if not _is_plain_name(weights):
-        problems.append(f"{label}.weights' must be a plain file name inside the bundle, got {weights}")
-    fold = member.get("fold")
-    if fold is not None and not _is_int(fold):
-        problems.append(f"{label}.fold' must be an integer or null, got {fold!r}")
-    metrics = member.get("validation_metrics")
-    if metrics is not None and not isinstance(metrics, dict):
-        problems.append(f"{label}.validation_metrics' must be an object")
-    return problems
-
-
-class _Checker:
-    """Checks dotted fields exist with a type, recording a sentence per problem."""
-
-    def __init__(self, meta: Mapping[str, Any], where: str, problems: list[str]) -> None:
-        self.meta, self.where, self.problems = meta, where, problems
-
-    def field(self, dotted: str, kind: type) -> bool:
-        value: Any = self.meta
-        for part in dotted.split("."):
-            if not isinstance(value, Mapping) or part not in value:
-                self.problems.append(f"{self.where}: '{dotted}' is missing")
-                return False
-            value = value[part]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.problems.append(f"{self.where}: '{dotted}' must be {_type_name(kind)}, "
-                                 f"got {type(value).__name__}")
-            return False
-        return True
-
-
-def _type_name(kind: type) -> str:
-    return {str: "a string", dict: "an object", list: "a list", int: "an integer"}.get(kind, kind.__name__)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_plain_name(name: str) -> bool:
-    return "/" not in name and "\\" not in name and name not in (".", "..") and not name.startswith(".")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -370,12 +225,12 @@ def _load_folder(folder: Path) -> ModelBundle:
                 "loading them can execute code") if pickles else ""
         raise MedSegError(f"bundle {folder}: {MODEL_JSON} is missing{hint}")
     limits.check("json_bytes", json_path.stat().st_size, str(json_path))
-    meta = _parse_meta(json_path.read_bytes(), str(json_path))
-    for member in meta["members"]:
-        weights = folder / member["weights"]
+    meta, info = _parse_meta(json_path.read_bytes(), str(json_path))
+    for member in info.members:
+        weights = folder / member.weights
         if weights.is_symlink() or not weights.is_file():
-            raise MedSegError(f"bundle {folder}: weights file {member['weights']} is missing")
-    return ModelBundle(meta, folder, _FolderReader(folder))
+            raise MedSegError(f"bundle {folder}: weights file {member.weights} is missing")
+    return ModelBundle(meta, info, folder, _FolderReader(folder))
 
 
 def safe_zip_names(archive: zipfile.ZipFile, zip_path: Path) -> list[str]:
@@ -413,36 +268,36 @@ def _load_zip(zip_path: Path) -> ModelBundle:
                                   f"(or in one top folder), found {len(candidates)}")
             json_name = candidates[0]
             limits.check("json_bytes", archive.getinfo(json_name).file_size, f"{zip_path}:{json_name}")
-            meta = _parse_meta(archive.read(json_name), f"{zip_path}:{json_name}")
+            meta, info = _parse_meta(archive.read(json_name), f"{zip_path}:{json_name}")
     except zipfile.BadZipFile as exc:
         raise MedSegError(f"bundle {zip_path}: damaged zip ({exc})") from None
     prefix = json_name[: -len(MODEL_JSON)]
-    for member in meta["members"]:
-        if prefix + member["weights"] not in names:
-            raise MedSegError(f"bundle {zip_path}: weights file {member['weights']} is missing from the zip")
-    return ModelBundle(meta, zip_path, _ZipReader(zip_path, prefix, set(names)))
+    for member in info.members:
+        if prefix + member.weights not in names:
+            raise MedSegError(f"bundle {zip_path}: weights file {member.weights} is missing from the zip")
+    return ModelBundle(meta, info, zip_path, _ZipReader(zip_path, prefix, set(names)))
 
 
-def _parse_meta(data: bytes, where: str) -> dict[str, Any]:
+def _parse_meta(data: bytes, where: str) -> tuple[dict[str, Any], BundleMeta]:
+    """The one place a stored ``model.json`` is decoded: the JSON document and its parsed form."""
     meta = parse_json(data, where)
-    problems = validate_meta(meta, where)
-    if problems:
-        raise MedSegError("invalid bundle:\n  " + "\n  ".join(problems))
-    return meta
+    return meta, parse_meta(meta, where)
 
 
 # ----------------------------------------------------------------------------- writing
 
-def save_bundle(path: str | Path, meta: Mapping[str, Any], state_dicts: Sequence[Mapping[str, Any]]) -> Path:
+def save_bundle(path: str | Path, meta: BundleMeta | Mapping[str, Any],
+                state_dicts: Sequence[Mapping[str, Any]]) -> Path:
     """Write a bundle folder, or a ``.zip`` when ``path`` ends so; atomically; returns ``path``.
 
-    ``meta`` follows the ``model.json`` layout; ``format_version`` and ``created`` are filled in
+    ``meta`` is a :class:`BundleMeta` (from :func:`MedSegTrain.bundle.meta.build_meta`) or a
+    mapping in the ``model.json`` layout; ``format_version`` and ``created`` are filled in
     when absent, and ``members`` (``fold<i>.safetensors``) when absent. Tuples, numpy scalars and
     arrays and paths are stored as their JSON equivalents. ``meta`` is not modified.
     An existing bundle at ``path`` is replaced; any other existing file or folder is refused.
     """
     path = Path(path)
-    meta = _plain_json(meta)
+    meta = plain_json(meta.to_dict() if isinstance(meta, BundleMeta) else meta)
     meta.setdefault("format_version", FORMAT_VERSION)
     meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     if "members" not in meta:
@@ -454,6 +309,10 @@ def save_bundle(path: str | Path, meta: Mapping[str, Any], state_dicts: Sequence
                         "state dicts were given")
     if problems:
         raise MedSegError("cannot save bundle:\n  " + "\n  ".join(problems))
+    try:
+        parse_meta(meta, f"{path} (model.json)")
+    except MedSegError as exc:
+        raise MedSegError(f"cannot save bundle: {exc}") from None
     files = {MODEL_JSON: (strict_json(meta) + "\n").encode("utf-8")}
     for member, state in zip(meta["members"], state_dicts, strict=True):
         files[member["weights"]] = _safetensors_bytes(state, member["weights"])
@@ -470,23 +329,6 @@ def save_bundle(path: str | Path, meta: Mapping[str, Any], state_dicts: Sequence
     except OSError as exc:
         raise MedSegError(f"bundle {path}: cannot be written ({exc.strerror or exc})") from None
     return path
-
-
-def _plain_json(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``meta`` in plain, strict JSON types (what load_bundle will return): NaN/inf
-    become null with the reason beside them, as every JSON file the tool writes."""
-
-    def convert(value: Any) -> Any:
-        if hasattr(value, "tolist"):  # numpy scalars and arrays, torch tensors
-            return value.tolist()
-        if isinstance(value, Path):
-            return str(value)
-        raise MedSegError(f"model.json: cannot store a {type(value).__name__} value ({value!r:.80})")
-
-    try:
-        return strict_json_value(json.loads(json.dumps(dict(meta), default=convert, allow_nan=True)))
-    except (TypeError, ValueError) as exc:
-        raise MedSegError(f"model.json: the metadata is not JSON-compatible ({exc})") from None
 
 
 def _safetensors_bytes(state: Mapping[str, Any], name: str) -> bytes:
@@ -528,9 +370,13 @@ def _first_lines(exc: BaseException, limit: int = 3) -> str:
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
-    """Only the validated ``model.json`` of a bundle (no torch needed), e.g. for the Slicer panel."""
+    """Only the validated ``model.json`` document of a bundle (no torch needed), as stored."""
     return load_bundle(path).meta
 
 
-__all__ = ["FORMAT_VERSION", "ModelBundle", "load_bundle", "read_meta", "safe_zip_names", "save_bundle",
-           "validate_meta"]
+def read_info(path: str | Path) -> BundleMeta:
+    """Only the parsed metadata of a bundle (no torch needed), e.g. for the Slicer panel."""
+    return load_bundle(path).info
+
+
+__all__ = ["ModelBundle", "load_bundle", "read_info", "read_meta", "safe_zip_names", "save_bundle"]

@@ -1,6 +1,8 @@
-"""From averaged probabilities to a label map (B8): argmax for softmax, 0.5 for sigmoid regions.
+"""The bundle's output contract: what each network channel means, and the label map made from it (B8).
 
-What the network's channels mean is declared in the bundle's ``model.json``:
+Training writes it (:class:`MedSegTrain.training.targets.OutputPlan` holds one), the bundle stores
+it (``model.json`` -> ``labels`` and ``output``, read by :func:`MedSegTrain.bundle.meta.parse_output`)
+and inference decodes averaged probabilities with it: argmax for softmax, 0.5 for sigmoid regions.
 
 * ``output.activation == "softmax"``: channel ``i`` is the ``i``-th label in increasing value
   order (background 0 first); the label map is the argmax, mapped to the label values.
@@ -38,27 +40,15 @@ class OutputSpec:
     regions: dict[str, tuple[int, ...]] | None = None
     rebuild: tuple[tuple[str, int], ...] | None = None
 
-    @classmethod
-    def from_meta(cls, meta: Mapping[str, Any], source: str = "model.json") -> OutputSpec:
-        """Read ``labels`` and ``output`` of a bundle's ``model.json``; errors name ``source``."""
-        labels = meta.get("labels")
-        if not isinstance(labels, Mapping) or not labels:
-            raise MedSegError(f"{source}: 'labels' must map label names to integer values")
-        clean = {str(k): _int(v, f"{source}: labels.{k}") for k, v in labels.items()}
-        output = meta.get("output") or {}
-        activation = output.get("activation", "softmax")
-        regions = output.get("regions")
-        if regions is not None:
-            if not isinstance(regions, Mapping) or not regions:
-                raise MedSegError(f"{source}: output.regions must map region names to lists of label values")
-            regions = {str(k): tuple(_int(v, f"{source}: output.regions.{k}") for v in vals)
-                       for k, vals in regions.items()}
-        rebuild = output.get("region_rebuild")
-        if rebuild is not None:
-            rebuild = tuple(_rebuild_step(step, f"{source}: output.region_rebuild") for step in rebuild)
-        spec = cls(str(activation), clean, regions, rebuild)
-        spec.validate(source)
-        return spec
+    def to_dict(self, source: str = "model.json") -> dict[str, Any]:
+        """The ``output`` entry of ``model.json``; sigmoid regions always carry their painting order."""
+        regions = self.regions
+        return {
+            "activation": self.activation,
+            "regions": None if regions is None else {k: list(v) for k, v in regions.items()},
+            "region_rebuild": None if regions is None
+            else [{"region": r, "label": v} for r, v in self.rebuild_order(source)],
+        }
 
     def validate(self, source: str = "model.json") -> None:
         """Raise :class:`MedSegError` where the declaration is inconsistent."""
@@ -158,17 +148,3 @@ def label_dtype(values: Any) -> np.dtype:
         if info.min <= low and high <= info.max:
             return np.dtype(dtype)
     return np.dtype(np.int64)
-
-
-def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise MedSegError(f"{where}: expected an integer label value, got {value!r}")
-    return int(value)
-
-
-def _rebuild_step(step: Any, where: str) -> tuple[str, int]:
-    if isinstance(step, Mapping) and set(step) >= {"region", "label"}:
-        return str(step["region"]), _int(step["label"], where)
-    if isinstance(step, (list, tuple)) and len(step) == 2:
-        return str(step[0]), _int(step[1], where)
-    raise MedSegError(f"{where}: each step must be {{'region': name, 'label': value}}, got {step!r}")
