@@ -82,6 +82,11 @@ class OpenVinoMember(nn.Module):
             self._compiled[key] = ov.Core().compile_model(model, "CPU", config)
         return self._compiled[key]
 
+    def release(self) -> None:
+        """Free the compiled graphs and their buffers (the runner calls this after the member's pass;
+        a later forward compiles again)."""
+        self._compiled.clear()
+
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, K, ...)`` for ``batch`` ``(N, C, ...)``, as float32."""
         compiled = self.compile_for(batch)
@@ -96,6 +101,11 @@ class _FirstOutput(nn.Module):
     def __init__(self, member: nn.Module) -> None:
         super().__init__()
         self.net = member
+
+    def release(self) -> None:
+        """Free the compiled graphs and their buffers (the runner calls this after the member's pass;
+        a later forward compiles again)."""
+        self._compiled.clear()
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         out = self.net(batch)

@@ -3,11 +3,14 @@
 The speed and memory design (members x variants must cost time, never memory):
 
 * one window grid for every member and variant (the plan is computed once);
-* each window is cut once, its variants are made on the window (not on the whole volume),
+* each window is cut once per member, its variants are made on the window (not on the whole volume),
   batched together through each member, inverted, and averaged *in the window*;
 * one whole-volume accumulator of blended probabilities (plus one for the second moment when
   the variance is wanted) and one weight map — memory grows with the volume, never with
   members x variants;
+* members run one after another over the whole grid, and a member with a ``release()`` method
+  (an OpenVINO compile, :mod:`MedSegTrain.inference.backends`) frees its compiled graph and
+  buffers after its pass, so only one is held at a time;
 * ``torch.inference_mode``; fp16 autocast only on CUDA when asked; channels-last optional.
 
 Averaging probabilities per window and then blending is exactly the blend of the per-member,
@@ -98,13 +101,14 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
     per_group = max(1, batch_size // len(variants))
     accumulator: torch.Tensor | None = None
     squares: torch.Tensor | None = None
+    scale = importance / n_predictions
     with torch.inference_mode():
-        for start in range(0, len(plan.windows), per_group):
-            group = plan.windows[start:start + per_group]
-            crops = torch.stack([padded[(slice(None), *w)] for w in group])
-            total: torch.Tensor | None = None
-            total_sq: torch.Tensor | None = None
-            for member in members:
+        for member in members:  # member by member: one compiled member alive at a time (see release)
+            for start in range(0, len(plan.windows), per_group):
+                group = plan.windows[start:start + per_group]
+                crops = torch.stack([padded[(slice(None), *w)] for w in group])
+                total: torch.Tensor | None = None
+                total_sq: torch.Tensor | None = None
                 for probs in _member_variants(member, crops, variants,
                                               activation if average == "probabilities" else None,
                                               batch_size, precision, channels_last):
@@ -117,15 +121,18 @@ def run_ensemble(image: torch.Tensor, members: Sequence[nn.Module], plan: Window
                             total_sq.add_(probs.square())
                 if on_step is not None:
                     on_step(1)
-            assert total is not None
-            if accumulator is None:
-                accumulator = torch.zeros((total.shape[1], *plan.padded_shape), dtype=store, device=device)
-                squares = torch.zeros_like(accumulator) if second_moment else None
-            scale = importance / n_predictions
-            for i, window in enumerate(group):
-                accumulator[(slice(None), *window)] += (total[i] * scale).to(store)
-                if squares is not None and total_sq is not None:
-                    squares[(slice(None), *window)] += (total_sq[i] * scale).to(store)
+                assert total is not None
+                if accumulator is None:
+                    accumulator = torch.zeros((total.shape[1], *plan.padded_shape), dtype=store,
+                                              device=device)
+                    squares = torch.zeros_like(accumulator) if second_moment else None
+                for i, window in enumerate(group):
+                    accumulator[(slice(None), *window)] += (total[i] * scale).to(store)
+                    if squares is not None and total_sq is not None:
+                        squares[(slice(None), *window)] += (total_sq[i] * scale).to(store)
+            release = getattr(member, "release", None)
+            if callable(release):
+                release()
     assert accumulator is not None
     crop = (slice(None), *plan.crop)
     mean = (accumulator.float() / weights)[crop]

@@ -120,3 +120,14 @@ def test_bfloat16_on_a_cpu_with_native_bf16_stays_close_to_float32(make_bundle):
                               backend=backend)
         difference = np.abs(fast.probabilities - exact.probabilities).max()
         assert 0 < difference < 0.05, backend  # bf16 keeps 8 mantissa bits: close, but not float32
+
+
+def test_release_frees_the_compiles_and_a_later_forward_compiles_again():
+    member = OpenVinoMember(_unet(3))
+    batch = torch.randn(1, 2, 8, 8, 8)
+    with torch.inference_mode():
+        first = member(batch)
+        assert len(member._compiled) == 1
+        member.release()
+        assert member._compiled == {}
+        np.testing.assert_array_equal(member(batch).numpy(), first.numpy())

@@ -172,3 +172,32 @@ def test_a_network_with_the_wrong_output_shape_is_reported():
     x = torch.zeros(1, 8, 8, 8)
     with pytest.raises(MedSegError, match="expected logits"):
         run_ensemble(x, [Shrinks()], plan_windows(x.shape[1:], "whole"), tta_variants(0), "softmax")
+
+
+class _Logged(nn.Module):
+    """A 1x1x1 conv that writes each forward and release into a shared log."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+        self.conv = nn.Conv3d(1, 2, 1)
+
+    def forward(self, x):
+        self.log.append(f"{self.name} forward")
+        return self.conv(x)
+
+    def release(self) -> None:
+        self.log.append(f"{self.name} release")
+
+
+def test_members_run_one_after_another_and_each_is_released_after_its_pass():
+    """Only one compiled member may be held at a time: a window-major loop (every member per
+    window) or a missing or early release would interleave the log."""
+    log: list[str] = []
+    members = [_Logged("a", log), _Logged("b", log)]
+    plan = plan_windows((6, 12, 12), "sliding_window", patch_size=(6, 8, 8), overlap=0.5)
+    assert len(plan.windows) == 4
+    run_ensemble(torch.randn(1, 6, 12, 12), members, plan, tta_variants(2), "softmax", batch_size=2)
+    forwards_per_member = len(plan.windows)  # 2 variants batched together, one window per call
+    assert log == (["a forward"] * forwards_per_member + ["a release"]
+                   + ["b forward"] * forwards_per_member + ["b release"])
