@@ -47,8 +47,9 @@ MODES = [("full", "5.12.3"), ("full", "5.10.0"), ("extension", "5.12.3"), ("exte
          ("fresh", "5.12.3")]
 COMMAND = [sys.executable, "-m", "pytest", str(IN_SLICER), "-c", os.devnull, "--rootdir", str(IN_SLICER),
            "--confcutdir", str(IN_SLICER), "-p", "no:cacheprovider", "-q", "-ra",
-           # a fresh Slicer has no xdist: both of its plugins stay out of the stand-in process
-           "-p", "no:xdist", "-p", "no:xdist.looponfail"]
+           # a fresh Slicer has no xdist, nor anyio/jaxtyping (pulled in by the bench extra): their
+           # plugins stay out of the stand-in process (pytest-qt, which the tests use, stays in)
+           "-p", "no:xdist", "-p", "no:xdist.looponfail", "-p", "no:anyio", "-p", "no:jaxtyping"]
 
 
 @pytest.fixture(scope="module")

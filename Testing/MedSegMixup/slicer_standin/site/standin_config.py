@@ -259,6 +259,9 @@ def _initial_missing() -> tuple[set[str], set[str]]:
     kept = set().union(*(names for d, names in _dist_imports.items() if d not in hidden))
     blocked = set().union(*(_dist_imports[d] for d in hidden)) - kept
     blocked |= {n for n in wanted if canonicalize_name(n) not in _dist_imports}
+    # a distribution named like a standard-library module (the PyPI "argparse" backport) cannot
+    # hide that module: Slicer's Python has it from its standard library
+    blocked -= set(sys.stdlib_module_names)
     return blocked, hidden
 
 
