@@ -29,8 +29,10 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m slow --ignore=Testing/benchmarks
 
+# The bench extra (nnunetv2 -> timm -> torchvision) would otherwise upgrade torch to a CUDA build:
+# the torch already installed is pinned in the same pip command.
 bench: $(STAMP)
-	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/pip install -q -e ".[bench]" "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])')"
 	$(BIN)/python -m pytest Testing/benchmarks -m benchmark -s
 
 # Refresh the Slicer-module screenshots the docs show (the GUI tests take them).
