@@ -46,12 +46,17 @@ def wrap_members(members: Sequence[nn.Module], backend: str, precision: str) -> 
 
 
 class OpenVinoMember(nn.Module):
-    """A member whose forward runs an OpenVINO compile of it, one sample at a time.
+    """A member whose forward runs an OpenVINO compile of it, one sample per inference request.
 
-    One compile per sample shape (batch 1: on a CPU a larger batch is no faster per sample, and
-    the runner's last, smaller group then needs no second compile). Takes and returns torch
-    tensors like the member (the first output when the member returns a list or tuple, as the
-    runner uses), so the window, TTA and blending code is the same.
+    The member is traced and converted once per sample shape. A batch of one runs as one request
+    on all threads (latency mode); a larger batch is spread over ``min(threads, batch)`` streams
+    of one thread each, run asynchronously (throughput mode). On a 2-core CPU the two modes are
+    equally fast when the machine is idle, but streams never wait for each other, so with any
+    other work on the machine (the viewer, a second job) the throughput mode keeps its speed where
+    two threads synchronising on every layer lose up to half of it (figures in
+    docs/inference.md). Takes and returns torch tensors like the member (the first output when
+    the member returns a list or tuple, as the runner uses), so the window, TTA and blending code
+    is the same.
     """
 
     def __init__(self, member: nn.Module, precision: str = "float32") -> None:
@@ -60,39 +65,66 @@ class OpenVinoMember(nn.Module):
             raise MedSegError(f"--backend openvino offers --precision float32 or bfloat16, got {precision}")
         self.member = _FirstOutput(member.eval())
         self.precision = precision
-        self._compiled: dict[tuple[int, ...], Any] = {}
+        self._converted: dict[tuple[int, ...], Any] = {}
+        self._compiled: dict[tuple[tuple[int, ...], int], Any] = {}
 
     def compile_for(self, batch: torch.Tensor) -> Any:
-        """The compiled model for one sample of ``batch`` (traced, converted and compiled on first use)."""
-        key = tuple(batch.shape[1:])
+        """The compiled model serving ``batch`` (traced, converted and compiled on first use)."""
+        shape = tuple(batch.shape[1:])
+        threads = torch.get_num_threads()
+        streams = max(1, min(threads, batch.shape[0]))
+        key = (shape, streams)
         if key not in self._compiled:
             ov = _openvino()
+            config = {"INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[self.precision],
+                      "INFERENCE_NUM_THREADS": threads}
+            if streams == 1:
+                config["PERFORMANCE_HINT"] = "LATENCY"
+            else:
+                config.update(PERFORMANCE_HINT="THROUGHPUT", NUM_STREAMS=streams)
+            self._compiled[key] = ov.Core().compile_model(self._convert(batch), "CPU", config)
+        return self._compiled[key]
+
+    def _convert(self, batch: torch.Tensor) -> Any:
+        """The OpenVINO model of the member for one sample of ``batch`` (traced on first use)."""
+        shape = tuple(batch.shape[1:])
+        if shape not in self._converted:
             example = batch[:1].detach().float().contiguous()
             try:
                 with torch.no_grad(), warnings.catch_warnings():
                     # traced for this exact shape, so shape-dependent branches baked in are right
                     warnings.simplefilter("ignore", torch.jit.TracerWarning)
                     traced = torch.jit.trace(self.member, example, check_trace=False)
-                model = ov.convert_model(traced, example_input=example)
+                self._converted[shape] = _openvino().convert_model(traced, example_input=example)
             except Exception as exc:  # any tracing or conversion failure has the same remedy
                 raise MedSegError(f"--backend openvino cannot convert this network "
                                   f"({type(exc).__name__}: {exc}); use --backend torch") from None
-            config = {"INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[self.precision],
-                      "INFERENCE_NUM_THREADS": torch.get_num_threads(), "PERFORMANCE_HINT": "LATENCY"}
-            self._compiled[key] = ov.Core().compile_model(model, "CPU", config)
-        return self._compiled[key]
+        return self._converted[shape]
 
     def release(self) -> None:
         """Free the compiled graphs and their buffers (the runner calls this after the member's pass;
         a later forward compiles again)."""
         self._compiled.clear()
+        self._converted.clear()
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, K, ...)`` for ``batch`` ``(N, C, ...)``, as float32."""
         compiled = self.compile_for(batch)
         samples = batch.detach().float().numpy()
-        return torch.from_numpy(np.concatenate([compiled(np.ascontiguousarray(samples[i:i + 1]))[0]
-                                                for i in range(samples.shape[0])]))
+        n = samples.shape[0]
+        if n == 1:
+            return torch.from_numpy(np.array(compiled(np.ascontiguousarray(samples))[0]))
+        out: list[np.ndarray | None] = [None] * n
+        queue = _openvino().AsyncInferQueue(compiled, min(n, torch.get_num_threads()))
+
+        def keep(request: Any, index: int) -> None:
+            out[index] = request.get_output_tensor(0).data.copy()
+
+        queue.set_callback(keep)
+        for i in range(n):
+            queue.start_async(np.ascontiguousarray(samples[i:i + 1]), i)
+        queue.wait_all()
+        return torch.from_numpy(np.concatenate(out))
 
 
 class _FirstOutput(nn.Module):
@@ -101,11 +133,6 @@ class _FirstOutput(nn.Module):
     def __init__(self, member: nn.Module) -> None:
         super().__init__()
         self.net = member
-
-    def release(self) -> None:
-        """Free the compiled graphs and their buffers (the runner calls this after the member's pass;
-        a later forward compiles again)."""
-        self._compiled.clear()
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         out = self.net(batch)
