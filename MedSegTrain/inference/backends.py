@@ -11,6 +11,8 @@ compiled for the CPU. ``openvino`` is an optional dependency (``pip install
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -48,15 +50,17 @@ def wrap_members(members: Sequence[nn.Module], backend: str, precision: str) -> 
 class OpenVinoMember(nn.Module):
     """A member whose forward runs an OpenVINO compile of it, one sample per inference request.
 
-    The member is traced and converted once per sample shape. A batch of one runs as one request
-    on all threads (latency mode); a larger batch is spread over ``min(threads, batch)`` streams
-    of one thread each, run asynchronously (throughput mode). On a 2-core CPU the two modes are
-    equally fast when the machine is idle, but streams never wait for each other, so with any
-    other work on the machine (the viewer, a second job) the throughput mode keeps its speed where
-    two threads synchronising on every layer lose up to half of it (figures in
-    docs/inference.md). Takes and returns torch tensors like the member (the first output when
-    the member returns a list or tuple, as the runner uses), so the window, TTA and blending code
-    is the same.
+    The member is traced, converted and compiled once per sample shape (and stream count); the
+    converted graph is dropped as soon as it is compiled and the freed heap handed back to the
+    system, so a pass holds the torch weights and one compiled copy, no more. A batch of one runs
+    as one request on all threads (latency mode); a larger batch is spread over
+    ``min(threads, batch)`` streams of one thread each, run asynchronously (throughput mode). On
+    a 2-core CPU the two modes are equally fast when the machine is idle, but streams never wait
+    for each other, so with other work on the machine (the viewer, a second job) the throughput
+    mode keeps its speed where two threads synchronising on every layer lose up to half of it
+    (figures in docs/inference.md). Takes and returns torch tensors like the member (the first
+    output when the member returns a list or tuple, as the runner uses), so the window, TTA and
+    blending code is the same.
     """
 
     def __init__(self, member: nn.Module, precision: str = "float32") -> None:
@@ -65,7 +69,6 @@ class OpenVinoMember(nn.Module):
             raise MedSegError(f"--backend openvino offers --precision float32 or bfloat16, got {precision}")
         self.member = _FirstOutput(member.eval())
         self.precision = precision
-        self._converted: dict[tuple[int, ...], Any] = {}
         self._compiled: dict[tuple[tuple[int, ...], int], Any] = {}
 
     def compile_for(self, batch: torch.Tensor) -> Any:
@@ -83,29 +86,27 @@ class OpenVinoMember(nn.Module):
             else:
                 config.update(PERFORMANCE_HINT="THROUGHPUT", NUM_STREAMS=streams)
             self._compiled[key] = ov.Core().compile_model(self._convert(batch), "CPU", config)
+            _return_freed_heap()
         return self._compiled[key]
 
     def _convert(self, batch: torch.Tensor) -> Any:
-        """The OpenVINO model of the member for one sample of ``batch`` (traced on first use)."""
-        shape = tuple(batch.shape[1:])
-        if shape not in self._converted:
-            example = batch[:1].detach().float().contiguous()
-            try:
-                with torch.no_grad(), warnings.catch_warnings():
-                    # traced for this exact shape, so shape-dependent branches baked in are right
-                    warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                    traced = torch.jit.trace(self.member, example, check_trace=False)
-                self._converted[shape] = _openvino().convert_model(traced, example_input=example)
-            except Exception as exc:  # any tracing or conversion failure has the same remedy
-                raise MedSegError(f"--backend openvino cannot convert this network "
-                                  f"({type(exc).__name__}: {exc}); use --backend torch") from None
-        return self._converted[shape]
+        """The OpenVINO model of the member for one sample of ``batch`` (traced for that shape)."""
+        example = batch[:1].detach().float().contiguous()
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                # traced for this exact shape, so shape-dependent branches baked in are right
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                traced = torch.jit.trace(self.member, example, check_trace=False)
+            return _openvino().convert_model(traced, example_input=example)
+        except Exception as exc:  # any tracing or conversion failure has the same remedy
+            raise MedSegError(f"--backend openvino cannot convert this network "
+                              f"({type(exc).__name__}: {exc}); use --backend torch") from None
 
     def release(self) -> None:
         """Free the compiled graphs and their buffers (the runner calls this after the member's pass;
         a later forward compiles again)."""
         self._compiled.clear()
-        self._converted.clear()
+        _return_freed_heap()
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, K, ...)`` for ``batch`` ``(N, C, ...)``, as float32."""
@@ -146,3 +147,10 @@ def _openvino() -> Any:
         raise MedSegError("--backend openvino needs the openvino package: "
                           "pip install 'MedSegTrain[openvino]'") from None
     return openvino
+
+
+def _return_freed_heap() -> None:
+    """Hand memory freed by a conversion back to the system (glibc keeps it in its heap otherwise,
+    and the peak resident memory of the pass that follows would count it); a no-op elsewhere."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

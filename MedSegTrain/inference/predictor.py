@@ -10,6 +10,7 @@ and compute an uncertainty map.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from MedSegTrain.errors import MedSegError
 from MedSegTrain.inference.backends import OpenVinoMember, check_backend, wrap_members
 from MedSegTrain.inference.budget import Budget, Clock, check_limits, choose, choose_accumulator, time_window
 from MedSegTrain.inference.ensemble import BundleGroup, check_ensemble, group_bundles, weighted_average
-from MedSegTrain.inference.members import SliceWise
+from MedSegTrain.inference.members import LazyMember, SliceWise
 from MedSegTrain.inference.postprocess import keep_largest_component
 from MedSegTrain.inference.runner import Precision, count_steps, run_ensemble
 from MedSegTrain.inference.sliding_window import WindowPlan, plan_windows
@@ -101,7 +102,7 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
     prepared = [_prepare(group, volumes) for group in groups]
     variants = {id(p): tta_variants(tta, in_plane_only=True) if p.group.settings.mode == SLICES2D
                 else variants_3d for p in prepared}
-    built = {id(p): wrap_members(_build_members(p.group, torch_device), backend, chosen) for p in prepared}
+    built = {id(p): _build_members(p.group, torch_device, backend, chosen) for p in prepared}
     budget = None
     if time_limit is not None or max_memory_mb is not None:
         budget = _budget(prepared, built, variants, len(output.channel_names), len(volumes),
@@ -166,7 +167,7 @@ def _budget(prepared: list[_PreparedGroup], built: dict, variants: dict, n_chann
     window = torch.from_numpy(first.prepared.array).to(device)
     window = torch.nn.functional.pad(window[None].float(), first.plan.pad_torch())
     window = window[(slice(None), slice(None), *first.plan.windows[0])]
-    member = built[id(first)][0]
+    member = built[id(first)][0].module()
     if isinstance(member, OpenVinoMember):  # its first call traces and compiles: not a forward's time
         member.compile_for(window)
     per_window = time_window(member, window, clock)
@@ -240,12 +241,23 @@ def _prepare(group: BundleGroup, volumes: list[Volume]) -> _PreparedGroup:
     return _PreparedGroup(group, spec, prepared, plan)
 
 
-def _build_members(group: BundleGroup, device: torch.device) -> list[torch.nn.Module]:
-    members: list[torch.nn.Module] = []
+def _build_members(group: BundleGroup, device: torch.device, backend: str,
+                   precision: Precision) -> list[LazyMember]:
+    """The group's members, each loaded when its pass begins (one member in memory at a time).
+
+    Every member is built once here and dropped, so weights that do not load or fit fail before
+    any inference runs rather than after the first members' passes.
+    """
+    def build(bundle: Any, index: int) -> torch.nn.Module:
+        member = bundle.build_member(index, device=str(device)).eval()
+        member = SliceWise(member) if group.settings.spatial_dims == 2 else member
+        return wrap_members([member], backend, precision)[0]
+
+    members: list[LazyMember] = []
     for bundle in group.bundles:
         for i in range(bundle.n_members):
-            member = bundle.build_member(i, device=str(device)).eval()
-            members.append(SliceWise(member) if group.settings.spatial_dims == 2 else member)
+            bundle.build_member(i, device="cpu")
+            members.append(LazyMember(functools.partial(build, bundle, i)))
     return members
 
 

@@ -158,10 +158,13 @@ class _Labels:
     num_segmentation_heads = CLASSES
 
 
-def _run_ours(image: np.ndarray, members: list, options: dict):
+def _run_ours(image: np.ndarray, seeds: list[int], options: dict):
+    import functools
+
     import torch
 
     from MedSegTrain.inference.backends import wrap_members
+    from MedSegTrain.inference.members import LazyMember
     from MedSegTrain.inference.runner import run_ensemble
     from MedSegTrain.inference.tta import TTAVariant
 
@@ -174,7 +177,10 @@ def _run_ours(image: np.ndarray, members: list, options: dict):
                                  if bit)) for i in range(8)]
     backend = options.get("backend", "torch")
     precision = options.get("precision", "float32")
-    members = wrap_members(members, backend, precision)
+    def build(seed: int):
+        return wrap_members([network(seed)], backend, precision)[0]
+
+    members = [LazyMember(functools.partial(build, seed)) for seed in seeds]
     result = run_ensemble(torch.from_numpy(image)[None], members, plan, variants, "softmax", average="logits",
                           batch_size=int(options.get("batch_size", 1)),
                           precision=precision if backend == "torch" else "float32",
@@ -195,11 +201,12 @@ def child(contender: str, options: dict, out: str) -> None:
 
     torch.set_num_threads(THREADS)
     image = volume(tuple(options.get("shape", SHAPE)))
-    members = [network(seed) for seed in range(MEMBERS)]
+    seeds = list(range(MEMBERS))
+    members = [] if contender == "ours" else [network(seed) for seed in seeds]
     setup_mb = _rss_now_mb()
     start = time.perf_counter()
     with torch.inference_mode():
-        probs = (_run_ours(image, members, options) if contender == "ours"
+        probs = (_run_ours(image, seeds, options) if contender == "ours"
                  else _run_nnunet(image, members, float32_accumulators=contender == "nnunet_fp32"))
     seconds = time.perf_counter() - start
     np.save(out, probs.astype(np.float32))

@@ -168,19 +168,21 @@ def test_transfer_recipe_selects_every_t3_network(phantoms: dict[str, Path], net
     assert config["network"]["args"]["spatial_dims"] == 2 and config["patch"]["mode"] == "2d"
 
 
-def test_print_config_writes_nothing_and_names_a_bad_key(phantoms: dict[str, Path], tmp_path: Path) -> None:
+def test_print_config_writes_nothing_and_names_a_bad_key(phantoms: dict[str, Path], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """In process (the chain test below runs the entry point as a subprocess)."""
+    from MedSegTrain.cli import main
+
     data, out = phantoms["prostate-mri"], tmp_path / "never"
-    base = [sys.executable, "-m", "MedSegTrain", "train", "--data", str(data), "--out", str(out),
-            "--recipe", "mixup_paper", "--device", "cpu", "--print-config"]
-    done = subprocess.run([*base, "--set", "optimizer.lr=2e-4"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    printed = json.loads(done.stdout)
+    base = ["train", "--data", str(data), "--out", str(out), "--recipe", "mixup_paper", "--device", "cpu",
+            "--print-config"]
+    assert main([*base, "--set", "optimizer.lr=2e-4"]) == 0
+    printed = json.loads(capsys.readouterr().out)
     assert printed["optimizer"]["lr"] == 2e-4 and printed["preprocessing"]["fixed_size"] == [32, 320, 320]
-    bad = subprocess.run([*base, "--set", "schedule.min_lr=.inf"], capture_output=True, text=True,
-                         timeout=300)
-    assert bad.returncode != 0 and "schedule.min_lr" in bad.stderr
-    amp = subprocess.run([*base, "--set", "training.amp=fp16"], capture_output=True, text=True, timeout=300)
-    assert amp.returncode != 0 and "training.amp" in amp.stderr
+    assert main([*base, "--set", "schedule.min_lr=.inf"]) != 0
+    assert "schedule.min_lr" in capsys.readouterr().err
+    assert main([*base, "--set", "training.amp=fp16"]) != 0
+    assert "training.amp" in capsys.readouterr().err
     assert not out.exists()
 
 
