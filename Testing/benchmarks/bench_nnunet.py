@@ -15,7 +15,11 @@ per contender); ``MEDSEG_NNUNET_FULL=1`` runs the issue's 200×512×512 in 128³
 (hours on 2 cores).
 Our window grid is nnU-Net's (``_nnunet_steps`` follows its documented rule), our blending is
 a Gaussian of sigma patch/8 like its, and ours averages logits like it (``average="logits"``),
-so the two label maps must agree to Dice ≥ 0.999. Figures go to docs/performance.md.
+so the two label maps must agree to Dice ≥ 0.999. Members are held as each tool holds them:
+nnU-Net's predictor gets every member's weights before it starts (its
+``initialize_from_trained_model_folder`` loads every fold's checkpoint), ours builds each member
+when its pass begins and drops it after (as ``predict`` does), inside its timed span.
+Figures go to docs/inference.md and docs/performance.md.
 """
 
 from __future__ import annotations
