@@ -88,9 +88,10 @@ def _sections(spec: Mapping[str, Any], experiment: Mapping[str, Any], rows: Sequ
         save_heatmap(figures / "pvalues.png", matrix.adjusted, matrix.names, matrix.names,
                      title=f"{test}, Holm-adjusted p ({primary})", value_label="adjusted p",
                      vmin=0.0, vmax=1.0, digits=3, cmap="viridis_r")
-        parts.append(f"Pairwise {test} tests, Holm-adjusted p over all pairs:\n\n" + markdown_table(
-            ["", *matrix.names], [[n, *row] for n, row in zip(matrix.names, matrix.adjusted.tolist(),
-                                                                 strict=True)], 4)
+        cells = [[n, *("-" if math.isnan(v) else format_p(v) for v in row)]
+                 for n, row in zip(matrix.names, matrix.adjusted.tolist(), strict=True)]
+        parts.append(f"Pairwise {test} tests, Holm-adjusted p over all pairs:\n\n"
+                     + markdown_table(["", *matrix.names], cells)
                      + f"\n\n![p-value heatmap]({FIGURES}/pvalues.png)")
     parts += [*_factor_curves(spec, rows, primary, design, figures), *_grid(spec, rows, primary, figures)]
     parts.append("## Published vs reproduced")
@@ -101,10 +102,15 @@ def _sections(spec: Mapping[str, Any], experiment: Mapping[str, Any], rows: Sequ
     return parts
 
 
+def format_p(value: float) -> str:
+    """A p-value with four significant digits (small ones in scientific notation)."""
+    return format_number(value) if math.isnan(value) else f"{value:.4g}"
+
+
 def _comparison_row(c: analysis.Comparison) -> list[object]:
     r = c.result
-    return [c.arm, c.versus, r.test, r.statistic, r.p_value, c.p_adjusted, r.mean_difference,
-            c.ci_low, c.ci_high, r.rank_biserial, r.cohens_d]
+    return [c.arm, c.versus, r.test, r.statistic, format_p(r.p_value), format_p(c.p_adjusted),
+            r.mean_difference, c.ci_low, c.ci_high, r.rank_biserial, r.cohens_d]
 
 
 def _factor_curves(spec: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], metric: str, design: str,
@@ -182,7 +188,7 @@ def _claims(rows: Sequence[Mapping[str, Any]], spec: Mapping[str, Any]) -> str:
             reproduced = (f"{format_number(float(np.mean(list(found[c.arm].values()))), 4)} vs "
                           f"{format_number(float(np.mean(list(found[c.versus].values()))), 4)}")
             difference = (f"{c.result.mean_difference:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}]")
-            p = format_number(c.p_adjusted, 4)
+            p = format_p(c.p_adjusted)
         table.append([str(claim.get("claim", "")), str(claim.get("source", "")),
                       str(claim.get("metric", "dice")), paper_text, reproduced, difference, p,
                       f"**{v.verdict}** ({v.reason})"])
