@@ -133,7 +133,10 @@ def analyse(rows: Sequence[Row], spec: Mapping[str, Any], metric: str | None = N
     if reference not in data:
         notes.append(f"reference arm {reference!r} has no {metric} values; no comparisons")
         return analysis
-    others = [a for a in names if a != reference]
+    others = [a for a in names if a != reference and min(len(data[a]), len(data[reference])) >= 2]
+    too_few = [a for a in names if a != reference and a not in others]
+    if too_few:
+        notes.append(f"{metric}: fewer than two units in {', '.join(too_few)} or the reference; not tested")
     raw = [compare(data[a], data[reference], paired) for a in others]
     adjusted = stats.holm_bonferroni([r.p_value for r in raw]) if raw and correction == "holm" else \
         [r.p_value for r in raw]
@@ -172,6 +175,9 @@ def judge_claims(rows: Sequence[Row], spec: Mapping[str, Any]) -> list[ClaimVerd
         if paired:
             data, _ = _common_units(data, [arm, versus])
         a, b = data[arm], data[versus]
+        if min(len(a), len(b)) < 2:
+            found.append(None)
+            continue
         found.append((claim, compare(a, b, paired), _difference_ci(a, b, paired)))
     p_raw = [f[1].p_value for f in found if f is not None]
     p_adjusted = iter(stats.holm_bonferroni(p_raw) if p_raw else [])
@@ -182,7 +188,7 @@ def judge_claims(rows: Sequence[Row], spec: Mapping[str, Any]) -> list[ClaimVerd
         paper_difference = float(paper["arm"]) - float(paper["versus"]) if has_paper else None
         if item is None:
             verdicts.append(ClaimVerdict(claim, None, paper_difference, INCONCLUSIVE,
-                                         "an arm of the claim has no results"))
+                                         "an arm of the claim has fewer than two results"))
             continue
         _, result, (low, high) = item
         comparison = Comparison(str(claim["arm"]), str(claim["versus"]), result, float(next(p_adjusted)),

@@ -99,3 +99,30 @@ def test_non_finite_values_are_left_out_and_a_bad_design_is_refused():
         analysis.units(rows, "dice", "crossed")
     with pytest.raises(MedSegError, match="no column 'nsd'"):
         analysis.units(rows, "nsd", "independent")
+
+
+def test_arms_with_too_few_units_are_noted_not_tested_and_claims_on_them_are_inconclusive():
+    rows = _rows({"a": 0.0, "b": 0.02}, folds=(0,), seeds=(0,))
+    rows = [r for r in rows if r["arm"] == "a" or r["case"] == "c1"]
+    spec = {"statistics": {"design": "independent", "reference": "a"},
+            "published": [{"claim": "b beats a", "arm": "b", "versus": "a", "direction": "greater"},
+                          {"claim": "z beats a", "arm": "z", "versus": "a", "direction": "greater"}]}
+    result = analysis.analyse(rows, spec)
+    assert result.comparisons == [] and "fewer than two units in b" in result.notes[0]
+    assert [v.verdict for v in analysis.judge_claims(rows, spec)] == [analysis.INCONCLUSIVE] * 2
+
+
+@pytest.mark.parametrize(("direction", "difference", "p", "paper", "expected"), [
+    ("greater", 0.03, 0.01, None, analysis.CONFIRMED),
+    ("less", -0.03, 0.01, 0.5, analysis.CONFIRMED),
+    ("greater", -0.03, 0.01, None, analysis.NOT_CONFIRMED),
+    ("greater", 0.004, 0.4, 0.05, analysis.NOT_CONFIRMED),  # the paper's +0.05 is outside [-0.01, 0.02]
+    ("greater", 0.004, 0.4, 0.01, analysis.INCONCLUSIVE),
+    ("greater", 0.004, 0.4, None, analysis.INCONCLUSIVE),
+])
+def test_verdict_rule(direction, difference, p, paper, expected):
+    from MedSegTrain.stats import TestResult
+
+    result = TestResult("wilcoxon", 1.0, p, 10, 10, difference, 0.0)
+    comparison = analysis.Comparison("b", "a", result, p, -0.01, 0.02)
+    assert analysis.verdict_of(direction, comparison, paper)[0] == expected
