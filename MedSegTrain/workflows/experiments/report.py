@@ -7,6 +7,7 @@ report. Every file is written atomically, the report last, so a report never nam
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -146,22 +147,19 @@ def _factor_curves(spec: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], m
 
 def _grid(spec: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], metric: str,
           figures: Path) -> list[str]:
-    """With exactly two factors, the mean of ``metric`` per cell (the transfer grid of T5)."""
+    """With exactly two factors, the mean of ``metric`` over each cell's units (the transfer grid, T5)."""
     from MedSegTrain.reporting.heatmap import save_heatmap
 
     factors = spec.get("factors") or []
     if len(factors) != 2:
         return []
     names = [str(f.get("name") or str(f.get("key", "")).split(".")[-1]) for f in factors]
-    cells: dict[tuple[str, str], list[float]] = {}
-    for row in rows:
-        value = row.get(metric)
-        if value is not None and math.isfinite(float(value)):
-            cells.setdefault((str(row[names[0]]), str(row[names[1]])), []).append(float(value))
-    row_labels = list(dict.fromkeys(k[0] for k in cells))
-    col_labels = list(dict.fromkeys(k[1] for k in cells))
-    grid = [[float(np.mean(cells[(r, c)])) if (r, c) in cells else math.nan for c in col_labels]
-            for r in row_labels]
+    tagged = [{**row, "_cell": json.dumps([str(row[names[0]]), str(row[names[1]])])} for row in rows]
+    cells = {tuple(json.loads(k)): float(np.mean(list(v.values())))
+             for k, v in analysis.units(tagged, metric, "independent", group="_cell").items()}
+    row_labels = list(dict.fromkeys(str(row[names[0]]) for row in rows))
+    col_labels = list(dict.fromkeys(str(row[names[1]]) for row in rows))
+    grid = [[cells.get((r, c), math.nan) for c in col_labels] for r in row_labels]
     save_heatmap(figures / "grid.png", grid, row_labels, col_labels, title=f"mean {metric}",
                  value_label=metric, x_label=names[1], y_label=names[0], digits=3)
     return [f"## {names[0]} x {names[1]} ({metric})\n\n" + markdown_table(
