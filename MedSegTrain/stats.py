@@ -83,7 +83,8 @@ def wilcoxon_signed_rank(
 def mann_whitney_u(a: Sequence[float], b: Sequence[float], alternative: str = "two-sided") -> TestResult:
     """Mann-Whitney U test of independent samples; statistic = U of ``a``.
 
-    ``rank_biserial`` = 2 U_a / (n_a n_b) - 1 (positive when ``a`` tends to be larger).
+    ``rank_biserial`` = 2 U_a / (n_a n_b) - 1 (positive when ``a`` tends to be larger);
+    ``cohens_d`` = (mean a - mean b) / pooled sd (NaN when a sample has one value or no spread).
     """
     x, y = _finite(a, "a"), _finite(b, "b")
     _check_alternative(alternative)
@@ -93,8 +94,16 @@ def mann_whitney_u(a: Sequence[float], b: Sequence[float], alternative: str = "t
     u = float(result.statistic)
     return TestResult(
         "mannwhitney", u, float(result.pvalue), x.size, y.size,
-        float(x.mean() - y.mean()), 2 * u / (x.size * y.size) - 1,
+        float(x.mean() - y.mean()), 2 * u / (x.size * y.size) - 1, _pooled_d(x, y),
     )
+
+
+def _pooled_d(x: np.ndarray, y: np.ndarray) -> float:
+    """Cohen's d of independent samples: mean difference over the pooled sd (n - 1 weights)."""
+    if min(x.size, y.size) < 2:
+        return math.nan
+    pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
+    return float((x.mean() - y.mean()) / math.sqrt(pooled)) if pooled > 0 else math.nan
 
 
 def rank_sum(a: Sequence[float], b: Sequence[float], alternative: str = "two-sided") -> TestResult:

@@ -172,3 +172,10 @@ def test_seed_spread_is_the_sd_of_the_seed_means():
     assert spread["sd_of_seed_means"] == pytest.approx(np.std(means, ddof=1))
     assert spread["range_of_seed_means"] == pytest.approx(0.25)
     assert math.isnan(stats.seed_spread({0: [0.5]})["sd_of_seed_means"])
+
+
+def test_mann_whitney_gives_the_pooled_cohens_d():
+    # a: mean 2, var 1 (n 3); b: mean 4.5, var 0.5 (n 2); pooled var = (2 * 1 + 1 * 0.5) / 3
+    result = stats.mann_whitney_u([1, 2, 3], [4, 5])
+    assert result.cohens_d == pytest.approx(-2.5 / math.sqrt(2.5 / 3))
+    assert math.isnan(stats.mann_whitney_u([1, 2, 3], [4]).cohens_d)
