@@ -57,3 +57,23 @@ def save_curve(path: Path, x: Sequence[float], mean: Sequence[float], low: Seque
     if title:
         ax.set_title(title, fontsize=10)
     return _save(fig, path)
+
+
+def save_reliability(path: Path, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
+                     title: str = "") -> Path:
+    """Reliability diagram: accuracy against confidence per arm (empty bins skipped), with the diagonal."""
+    fig = _figure(4.6, 4.2)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    for name, (confidence, accuracy) in curves.items():
+        conf, acc = np.asarray(confidence, dtype=float), np.asarray(accuracy, dtype=float)
+        keep = np.isfinite(conf) & np.isfinite(acc)
+        ax.plot(conf[keep], acc[keep], marker="o", markersize=3, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _save(fig, path)

@@ -94,7 +94,8 @@ def _sections(spec: Mapping[str, Any], experiment: Mapping[str, Any], rows: Sequ
         parts.append(f"Pairwise {test} tests, Holm-adjusted p over all pairs:\n\n"
                      + markdown_table(["", *matrix.names], cells)
                      + f"\n\n![p-value heatmap]({FIGURES}/pvalues.png)")
-    parts += [*_factor_curves(spec, rows, primary, design, figures), *_grid(spec, rows, primary, figures)]
+    parts += [*_factor_curves(spec, rows, primary, design, figures), *_grid(spec, rows, primary, figures),
+              *_calibration(figures.parent, trials, order, figures)]
     parts.append("## Published vs reproduced")
     parts.append(_claims(rows, spec))
     notes = [n for r in results.values() for n in r.notes]
@@ -166,6 +167,47 @@ def _grid(spec: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], metric: st
         [f"{names[0]} \\ {names[1]}", *col_labels],
         [[r, *g] for r, g in zip(row_labels, grid, strict=True)], 4)
             + f"\n\n![grid]({FIGURES}/grid.png)"]
+
+
+def _calibration(out_dir: Path, trials: Sequence[Mapping[str, Any]], order: Sequence[str],
+                 figures: Path) -> list[str]:
+    """Reliability diagram and ECE per arm, pooled over the trials that wrote
+    ``trials/<id>/calibration.json`` (:func:`MedSegTrain.metrics.calibration.reliability_curve`'s dict)."""
+    from MedSegTrain.reporting.experiment_plots import save_reliability
+
+    pooled: dict[str, dict[str, np.ndarray]] = {}
+    for trial in trials:
+        path = out_dir / "trials" / str(trial.get("id")) / "calibration.json"
+        if trial.get("status") != "done" or not path.is_file():
+            continue
+        curve = _read(path)
+        try:
+            count = np.asarray(curve["count"], dtype=float)
+            conf = np.nan_to_num(np.asarray(curve["confidence"], dtype=float)) * count
+            acc = np.nan_to_num(np.asarray(curve["accuracy"], dtype=float)) * count
+        except (KeyError, TypeError, ValueError):
+            raise MedSegError(f"{path}: expected count, confidence and accuracy lists per bin") from None
+        empty = {key: np.zeros_like(count) for key in ("count", "conf", "acc")}
+        arm = pooled.setdefault(str(trial["arm"]), empty)
+        if arm["count"].shape != count.shape or conf.shape != count.shape or acc.shape != count.shape:
+            raise MedSegError(f"{path}: its bins differ from the other trials' of arm {trial['arm']!r}")
+        arm["count"] += count
+        arm["conf"] += conf
+        arm["acc"] += acc
+    if not pooled:
+        return []
+    names = [a for a in order if a in pooled] + sorted(a for a in pooled if a not in order)
+    curves, table = {}, []
+    for name in names:
+        arm = pooled[name]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            conf, acc = arm["conf"] / arm["count"], arm["acc"] / arm["count"]
+        curves[name] = (conf.tolist(), acc.tolist())
+        ece = float(np.sum(np.abs(arm["acc"] - arm["conf"])) / arm["count"].sum())
+        table.append([name, int(arm["count"].sum()), ece])
+    save_reliability(figures / "reliability.png", curves, title="reliability (pooled over trials)")
+    return ["## Calibration\n\n" + markdown_table(["arm", "voxels", "ECE"], table, 4)
+            + f"\n\n![reliability diagram]({FIGURES}/reliability.png)"]
 
 
 def _claims(rows: Sequence[Mapping[str, Any]], spec: Mapping[str, Any]) -> str:

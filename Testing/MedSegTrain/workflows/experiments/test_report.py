@@ -100,3 +100,26 @@ def test_two_factors_give_the_grid_and_a_missing_folder_is_refused(tmp_path):
     assert grid_row[2] == format_number(cell, 4)
     with pytest.raises(MedSegError, match=r"experiment\.json: not found"):
         write_report(tmp_path / "nothing")
+
+
+def test_calibration_files_give_the_pooled_ece_and_a_reliability_diagram(tmp_path):
+    from MedSegTrain.metrics.calibration import expected_calibration_error, reliability_curve
+
+    _folder(tmp_path)
+    rng = np.random.default_rng(2)
+    pooled_prob, pooled_ref = [], []
+    for fold, seed in itertools.product((0, 1), (0, 1)):
+        ref = rng.random(400) < 0.3
+        prob = np.clip(np.where(ref, 0.7, 0.2) + rng.normal(0, 0.15, 400), 0, 1)  # over-/under-confident
+        curve = reliability_curve(prob, ref.astype(np.int64))
+        folder = tmp_path / "trials" / f"a0.2-f{fold}-s{seed}"
+        folder.mkdir(parents=True)
+        (folder / "calibration.json").write_text(json.dumps({k: v.tolist() for k, v in curve.items()}))
+        pooled_prob.append(prob)
+        pooled_ref.append(ref)
+    text = write_report(tmp_path).read_text()
+    (row,) = _table_rows(text, "alpha=0.2 | 1600")
+    labels = np.concatenate(pooled_ref).astype(np.int64)
+    expected = expected_calibration_error(np.concatenate(pooled_prob), labels)
+    assert row[2] == format_number(expected, 4)
+    assert (tmp_path / "figures" / "reliability.png").stat().st_size > 1000
