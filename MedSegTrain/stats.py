@@ -6,7 +6,14 @@
   rank-biserial correlation; :func:`rank_sum` — the Wilcoxon rank-sum test (normal approximation).
 * :func:`holm_bonferroni` — step-down adjusted p-values; :func:`pairwise_tests` — the k x k
   p-value matrix of the loss paper's Table 2, Holm-corrected over the k(k-1)/2 pairs.
-* :func:`bootstrap_ci` — a BCa bootstrap confidence interval (``scipy.stats.bootstrap``).
+* :func:`friedman` — more than two paired methods (Friedman chi-square, Kendall's W); its post-hoc
+  is :func:`pairwise_tests` with ``test="wilcoxon"`` (Holm over the pairs).
+* :func:`bootstrap_ci` — a BCa bootstrap confidence interval (``scipy.stats.bootstrap``);
+  :func:`bootstrap_difference_ci` — of mean(a) - mean(b), paired or independent.
+* :func:`seed_spread` — how much a method's score moves with the seed (sd of the per-seed means).
+
+Effect sizes: the rank-biserial correlation of :func:`mann_whitney_u` is Cliff's delta
+(P(a > b) - P(a < b)); paired tests also give the matched-pairs rank-biserial and Cohen's d.
 
 Inputs are sequences of finite numbers; NaN/inf raise MedSegError (decide their treatment first,
 see ``MedSegTrain.metrics.aggregate``).
@@ -76,7 +83,8 @@ def wilcoxon_signed_rank(
 def mann_whitney_u(a: Sequence[float], b: Sequence[float], alternative: str = "two-sided") -> TestResult:
     """Mann-Whitney U test of independent samples; statistic = U of ``a``.
 
-    ``rank_biserial`` = 2 U_a / (n_a n_b) - 1 (positive when ``a`` tends to be larger).
+    ``rank_biserial`` = 2 U_a / (n_a n_b) - 1 (positive when ``a`` tends to be larger);
+    ``cohens_d`` = (mean a - mean b) / pooled sd (NaN when a sample has one value or no spread).
     """
     x, y = _finite(a, "a"), _finite(b, "b")
     _check_alternative(alternative)
@@ -86,8 +94,16 @@ def mann_whitney_u(a: Sequence[float], b: Sequence[float], alternative: str = "t
     u = float(result.statistic)
     return TestResult(
         "mannwhitney", u, float(result.pvalue), x.size, y.size,
-        float(x.mean() - y.mean()), 2 * u / (x.size * y.size) - 1,
+        float(x.mean() - y.mean()), 2 * u / (x.size * y.size) - 1, _pooled_d(x, y),
     )
+
+
+def _pooled_d(x: np.ndarray, y: np.ndarray) -> float:
+    """Cohen's d of independent samples: mean difference over the pooled sd (n - 1 weights)."""
+    if min(x.size, y.size) < 2:
+        return math.nan
+    pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
+    return float((x.mean() - y.mean()) / math.sqrt(pooled)) if pooled > 0 else math.nan
 
 
 def rank_sum(a: Sequence[float], b: Sequence[float], alternative: str = "two-sided") -> TestResult:
@@ -165,6 +181,71 @@ def pairwise_tests(
         raw[i, j] = raw[j, i] = p
         adjusted[i, j] = adjusted[j, i] = q
     return PairwiseMatrix(names, raw, adjusted, test)
+
+
+@dataclass(frozen=True)
+class FriedmanResult:
+    """Friedman test of k paired methods on n blocks; ``kendalls_w`` = chi2 / (n (k - 1))."""
+
+    statistic: float
+    p_value: float
+    n: int
+    k: int
+    kendalls_w: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def friedman(groups: Mapping[str, Sequence[float]]) -> FriedmanResult:
+    """Friedman chi-square test of three or more paired methods (``scipy.stats.friedmanchisquare``).
+
+    Every method holds one value per block (case or fold), in the same block order.
+    """
+    if len(groups) < 3:
+        raise MedSegError(f"the Friedman test needs at least three methods, got {len(groups)}")
+    values = [_finite(v, str(name)) for name, v in groups.items()]
+    sizes = {v.size for v in values}
+    if len(sizes) != 1:
+        raise MedSegError(f"the Friedman test needs one value per block for every method, "
+                          f"got sizes {sorted(sizes)}")
+    n, k = values[0].size, len(values)
+    _at_least(values[0], 2, "blocks")
+    result = scipy_stats.friedmanchisquare(*values)
+    statistic = float(result.statistic)
+    return FriedmanResult(statistic, float(result.pvalue), n, k, statistic / (n * (k - 1)))
+
+
+def bootstrap_difference_ci(
+    a: Sequence[float], b: Sequence[float], paired: bool, confidence: float = 0.95,
+    n_resamples: int = 9999, rng: np.random.Generator | None = None,
+) -> tuple[float, float]:
+    """BCa bootstrap CI of mean(a) - mean(b): of the paired differences, or resampling each sample."""
+    x, y = _finite(a, "a"), _finite(b, "b")
+    if paired:
+        if x.size != y.size:
+            raise MedSegError(f"paired difference needs equal sample sizes, got {x.size} and {y.size}")
+        return bootstrap_ci(x - y, confidence=confidence, n_resamples=n_resamples, rng=rng)
+    _at_least(x, 2, "a")
+    _at_least(y, 2, "b")
+    if np.all(x == x[0]) and np.all(y == y[0]):
+        value = float(x[0] - y[0])
+        return value, value
+    result = scipy_stats.bootstrap(
+        (x, y), lambda p, q, axis: p.mean(axis=axis) - q.mean(axis=axis), confidence_level=confidence,
+        n_resamples=n_resamples, method="BCa", rng=rng if rng is not None else np.random.default_rng(0),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def seed_spread(values_by_seed: Mapping[object, Sequence[float]]) -> dict[str, float | int]:
+    """``{"n_seeds", "sd_of_seed_means", "range_of_seed_means"}``: the variance a seed alone causes."""
+    means = np.array([_finite(v, f"seed {seed}").mean() for seed, v in values_by_seed.items()])
+    if means.size == 0:
+        raise MedSegError("seed spread needs at least one seed")
+    sd = float(means.std(ddof=1)) if means.size > 1 else math.nan
+    return {"n_seeds": int(means.size), "sd_of_seed_means": sd,
+            "range_of_seed_means": float(means.max() - means.min())}
 
 
 def cohens_d_paired(a: Sequence[float], b: Sequence[float]) -> float:

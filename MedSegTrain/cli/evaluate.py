@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "evaluate", help="metrics of predicted label maps against references (file pair or folders)",
         description="Dice, IoU, precision, recall, specificity, aRVD, HD, HD95 and mean surface distance "
-                    "(mm, FORMULAS.md; identical to MONAI) per case and label/region, with mean, sd, "
+                    "(mm, FORMULAS.md; identical to MONAI), with --nsd-tolerance the normalised surface "
+                    "distance, per case and label/region, with mean, sd, "
                     "median and 95%% CI over cases. Notes and warnings go to stderr.")
     parser.add_argument("--pred", required=True, type=Path, metavar="PATH",
                         help="predicted label map, or a folder of them")
@@ -44,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help=f"metrics to report (default: all of {','.join(ALL_METRICS)})")
     parser.add_argument("--msd-2d", action="store_true",
                         help="also report the mixup paper's in-slice MSD (8-neighbour, pixels)")
+    parser.add_argument("--nsd-tolerance", type=float, metavar="MM",
+                        help="also report the normalised surface distance: the fraction of both surfaces "
+                             "within MM of the other one (Metrics Reloaded's boundary metric)")
     parser.add_argument("--inf-value", type=float, metavar="MM",
                         help="replace inf distances (one mask empty) by this value when aggregating "
                              "(default: leave them out and count them)")
@@ -74,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         raise MedSegError(f"--inf-value is a distance in mm that replaces infinite ones: it must be a finite "
                           f"number >= 0, got {args.inf_value}")
     metrics = _parse_metrics(args.metrics)
+    if args.nsd_tolerance is not None and not (0 <= args.nsd_tolerance < float("inf")):
+        raise MedSegError(f"--nsd-tolerance is a distance in mm: it must be a finite number >= 0, "
+                          f"got {args.nsd_tolerance}")
     labels = parse_labels(args.labels) if args.labels else None
     regions = parse_regions(args.regions) if args.regions else None
     json_to_stdout = args.json == "-"
@@ -85,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         {"--json": None if json_to_stdout else args.json, "--csv": args.csv},
         [args.pred, args.ref, *(path for _case, pred, ref in pairs for path in (pred, ref))])
     progress = Progress(args.progress if len(pairs) > 1 else "none")
-    result = evaluate_cases(pairs, unmatched, labels, regions, metrics, args.msd_2d, args.inf_value, progress)
+    result = evaluate_cases(pairs, unmatched, labels, regions, metrics, args.msd_2d, args.inf_value, progress,
+                            args.nsd_tolerance)
     records, summaries, notes = result.records, result.summaries, result.notes
     for note in notes:
         if args.progress == "json":
@@ -107,8 +115,9 @@ def run(args: argparse.Namespace) -> int:
         progress.emit("done", outputs=outputs)
     else:
         # one case: its rows say everything, a summary of one value would only add noise
-        print(format_table(records, summaries if len(pairs) > 1 else {},
-                           metrics + (["msd_2d"] if args.msd_2d else [])))
+        shown = [*metrics, *(["nsd"] if args.nsd_tolerance is not None else []),
+                 *(["msd_2d"] if args.msd_2d else [])]
+        print(format_table(records, summaries if len(pairs) > 1 else {}, shown))
     return 0
 
 

@@ -119,6 +119,7 @@ def evaluate_pair(
     labels: Mapping[str, int] | None = None,
     regions: Mapping[str, Sequence[int]] | None = None,
     with_msd_2d: bool = False,
+    nsd_tolerance: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Records (one per label/region) of one case read from files, and notes about what was done
     to the inputs (a prediction resampled onto the reference grid)."""
@@ -130,7 +131,8 @@ def evaluate_pair(
                      "onto the reference grid (nearest neighbour)")
     pred = as_label_map(pred_volume.array, f"prediction {pred_path}")
     ref = as_label_map(ref_volume.array, f"reference {ref_path}")
-    return evaluate_label_maps(case, pred, ref, ref_volume.spacing_zyx, labels, regions, with_msd_2d), notes
+    return evaluate_label_maps(case, pred, ref, ref_volume.spacing_zyx, labels, regions, with_msd_2d,
+                               nsd_tolerance), notes
 
 
 def evaluate_label_maps(
@@ -141,10 +143,12 @@ def evaluate_label_maps(
     labels: Mapping[str, int] | None = None,
     regions: Mapping[str, Sequence[int]] | None = None,
     with_msd_2d: bool = False,
+    nsd_tolerance: float | None = None,
 ) -> list[dict[str, Any]]:
     """Records ``{"case", "target", metric: value}`` of two label maps on one grid (spacing in array
-    order ``(z, y, x)``), one per label and region (:func:`compute_label_metrics`)."""
-    results = compute_label_metrics(pred, ref, labels, regions, spacing=spacing)
+    order ``(z, y, x)``), one per label and region (:func:`compute_label_metrics`; ``nsd`` with
+    ``nsd_tolerance`` in mm)."""
+    results = compute_label_metrics(pred, ref, labels, regions, spacing=spacing, nsd_tolerance=nsd_tolerance)
     records = []
     for target, values in results.items():
         record: dict[str, Any] = {"case": case, "target": target, **values}
@@ -156,12 +160,13 @@ def evaluate_label_maps(
 
 
 def evaluate_masks(
-    pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float] | None = None
+    pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float] | None = None,
+    nsd_tolerance: float | None = None,
 ) -> dict[str, float]:
     """The metrics (and volumes in mL) of one binary pair on one grid; spacing in array order (z, y, x)."""
     name = "mask"
     return compute_label_metrics(np.asarray(pred).astype(np.uint8), np.asarray(ref).astype(np.uint8),
-                                 labels={name: 1}, spacing=spacing)[name]
+                                 labels={name: 1}, spacing=spacing, nsd_tolerance=nsd_tolerance)[name]
 
 
 def overlap_scores(pred: Any, ref: Any) -> dict[str, float]:
@@ -180,7 +185,7 @@ def _members(target: str, labels: Mapping[str, int] | None,
 def fill_absent_labels(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """With default labels, a value absent from both maps of a case still gets its row there.
 
-    Its metrics are those of two empty masks (dice 1, distances 0, FORMULAS.md), whatever the size.
+    Its metrics are those of two empty masks (dice 1, nsd 1, distances 0, FORMULAS.md), whatever the size.
     """
     targets = list(dict.fromkeys(r["target"] for r in records))
     cases = list(dict.fromkeys(r["case"] for r in records))
@@ -198,7 +203,9 @@ def fill_absent_labels(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if (case, target) in by_key:
                 filled.append(by_key[(case, target)])
                 continue
-            values = compute_label_metrics(empty, empty, {target: int(target)})[target]
+            tolerance = 0.0 if "nsd" in template else None
+            values = compute_label_metrics(empty, empty, {target: int(target)},
+                                           nsd_tolerance=tolerance)[target]
             row = {"case": case, "target": target, **values}
             if "msd_2d" in template:
                 row["msd_2d"] = 0.0
@@ -223,11 +230,12 @@ def evaluate_cases(
     with_msd_2d: bool = False,
     inf_value: float | None = None,
     progress: Progress | None = None,
+    nsd_tolerance: float | None = None,
 ) -> Evaluation:
     """Every pair of :func:`match_cases` scored, absent labels filled in, summarised over cases.
 
-    ``metrics`` (plus ``msd_2d`` with ``with_msd_2d``) and the two volume columns are kept in
-    each record; ``unmatched`` and empty maps become notes.
+    ``metrics`` (plus ``msd_2d`` with ``with_msd_2d``, ``nsd`` with ``nsd_tolerance`` in mm) and the
+    two volume columns are kept in each record; ``unmatched`` and empty maps become notes.
     """
     progress = progress or Progress("none")
     notes: list[str] = []
@@ -239,7 +247,8 @@ def evaluate_cases(
     progress.task("evaluate", len(pairs))
     records: list[dict[str, Any]] = []
     for case, pred_path, ref_path in pairs:
-        case_records, case_notes = evaluate_pair(case, pred_path, ref_path, labels, regions, with_msd_2d)
+        case_records, case_notes = evaluate_pair(case, pred_path, ref_path, labels, regions, with_msd_2d,
+                                                 nsd_tolerance)
         records += case_records
         notes += case_notes
         progress.advance(1, message=case)
@@ -248,6 +257,7 @@ def evaluate_cases(
         notes.append("no non-zero label in any prediction or reference: nothing to report "
                      "(give --labels to report absent labels)")
     records = fill_absent_labels(records)
+    metrics = [*metrics, *(["nsd"] if nsd_tolerance is not None and "nsd" not in metrics else [])]
     columns = [*metrics, *(["msd_2d"] if with_msd_2d and "msd_2d" not in metrics else []), *VOLUME_COLUMNS]
     records = [{"case": r["case"], "target": r["target"], **{c: r[c] for c in columns}} for r in records]
     return Evaluation(records, summarize(records, columns, inf_value=inf_value), columns, notes)

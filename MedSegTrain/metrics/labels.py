@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from MedSegTrain import limits
 from MedSegTrain.errors import MedSegError
-from MedSegTrain.metrics.binary import metrics_in_box
+from MedSegTrain.metrics.binary import check_tolerance, metrics_in_box
 from MedSegTrain.metrics.masks import check_spacing
 
 Box = tuple[slice, ...]
@@ -27,13 +27,15 @@ def compute_label_metrics(
     labels: Mapping[str, int] | None = None,
     regions: Mapping[str, Sequence[int]] | None = None,
     spacing: float | Sequence[float] | None = None,
+    nsd_tolerance: float | None = None,
 ) -> dict[str, dict[str, float]]:
     """Metrics for each label and region: ``{name: compute_metrics-style dict}``.
 
     ``labels`` maps names to values; value 0 (background) is skipped. None means every non-zero
     value present in either map, named by its number. ``regions`` maps names to lists of values.
-    ``spacing`` is in array order ``(z, y, x)``. Each result also holds ``volume_pred_ml`` and
-    ``volume_ref_ml``. Raises MedSegError on non-integer maps, shape mismatch or bad names.
+    ``spacing`` is in array order ``(z, y, x)``; ``nsd_tolerance`` (mm) adds ``nsd``. Each result
+    also holds ``volume_pred_ml`` and ``volume_ref_ml``. Raises MedSegError on non-integer maps,
+    shape mismatch or bad names.
     """
     pred = as_label_map(pred_labels, "prediction")
     ref = as_label_map(ref_labels, "reference")
@@ -42,6 +44,7 @@ def compute_label_metrics(
     if pred.ndim not in (2, 3):
         raise MedSegError(f"label maps must be 2D or 3D arrays, got {pred.ndim} dimensions")
     spacing_vec = check_spacing(spacing, pred.ndim)
+    tolerance = check_tolerance(nsd_tolerance)
     if labels is None:
         present = np.union1d(_values_present(pred), _values_present(ref))
         limits.check("labels", len(present), "the label maps (distinct values)")
@@ -59,7 +62,7 @@ def compute_label_metrics(
         crop = box if box is not None else tuple(slice(0, 0) for _ in range(pred.ndim))
         pred_mask = np.isin(pred[crop], values)
         ref_mask = np.isin(ref[crop], values)
-        metrics = metrics_in_box(pred_mask, ref_mask, spacing_vec, total=pred.size)
+        metrics = metrics_in_box(pred_mask, ref_mask, spacing_vec, total=pred.size, nsd_tolerance=tolerance)
         metrics["volume_pred_ml"] = float(np.count_nonzero(pred_mask)) * voxel_ml
         metrics["volume_ref_ml"] = float(np.count_nonzero(ref_mask)) * voxel_ml
         results[name] = metrics

@@ -6,7 +6,9 @@ Surface of a mask: its voxels with at least one background voxel among the face 
 of the prediction, the Euclidean distance in mm to the nearest reference surface voxel;
 ``D_RP`` likewise. hd = max of both maxima, hd95 = max of both linear 95th percentiles,
 msd = (sum D_PR + sum D_RP) / (|D_PR| + |D_RP|): MONAI's ``compute_hausdorff_distance``
-(percentile 95 / None) and ``compute_average_surface_distance(symmetric=True)``.
+(percentile 95 / None) and ``compute_average_surface_distance(symmetric=True)``. The normalised
+surface distance at tolerance tau (mm), nsd = (|D_PR <= tau| + |D_RP <= tau|) / (|D_PR| + |D_RP|),
+is the fraction of both surfaces within tau of the other one: MONAI's ``compute_surface_dice``.
 
 How it is fast (measured in docs/metrics.md): everything runs on the bounding box of the union
 of the masks (padded by one background voxel), the erosion is six shifted boolean ANDs, voxels on
@@ -95,6 +97,15 @@ class SurfaceDistances:
         if self._one_empty():
             return math.inf
         return float((self.pred_to_ref.sum() + self.ref_to_pred.sum()) / n_total)
+
+    def nsd(self, tolerance: float) -> float:
+        """Normalised surface distance: the fraction of surface voxels of both masks within
+        ``tolerance`` mm of the other surface. Both masks empty gives 1, exactly one empty 0."""
+        n_total = self.pred_to_ref.size + self.ref_to_pred.size
+        if n_total == 0:
+            return 1.0
+        within = sum(np.count_nonzero(d <= tolerance) for d in (self.pred_to_ref, self.ref_to_pred))
+        return float(within / n_total)
 
     def _one_empty(self) -> bool:
         return (self.pred_to_ref.size == 0) != (self.ref_to_pred.size == 0)

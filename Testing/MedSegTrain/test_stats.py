@@ -123,3 +123,59 @@ def test_bootstrap_ci_brackets_the_mean_and_matches_scipy():
 def test_bad_input_raises_clear_errors(call, message):
     with pytest.raises(MedSegError, match=message):
         call()
+
+
+# non-tied, asymmetric scores of three paired methods on seven blocks
+_A = [0.812, 0.774, 0.903, 0.655, 0.841, 0.702, 0.869]
+_B = [0.795, 0.781, 0.874, 0.611, 0.829, 0.688, 0.851]
+_C = [0.731, 0.702, 0.884, 0.598, 0.760, 0.645, 0.822]
+
+
+def test_friedman_matches_scipy_and_gives_kendalls_w():
+    result = stats.friedman({"a": _A, "b": _B, "c": _C})
+    expected = scipy_stats.friedmanchisquare(_A, _B, _C)
+    assert result.statistic == pytest.approx(expected.statistic)
+    assert result.p_value == pytest.approx(expected.pvalue)
+    assert (result.n, result.k) == (7, 3)
+    assert result.kendalls_w == pytest.approx(expected.statistic / (7 * 2))
+    with pytest.raises(MedSegError, match="at least three"):
+        stats.friedman({"a": _A, "b": _B})
+    with pytest.raises(MedSegError, match="one value per block"):
+        stats.friedman({"a": _A, "b": _B, "c": _C[:-1]})
+
+
+def test_bootstrap_difference_ci_matches_scipy_paired_and_independent():
+    rng_seed = 11
+    paired = stats.bootstrap_difference_ci(_A, _C, paired=True, rng=np.random.default_rng(rng_seed))
+    diff = np.subtract(_A, _C)
+    expected = scipy_stats.bootstrap((diff,), np.mean, method="BCa", n_resamples=9999,
+                                     rng=np.random.default_rng(rng_seed)).confidence_interval
+    assert paired == pytest.approx((expected.low, expected.high))
+    independent = stats.bootstrap_difference_ci(_A, _C[:5], paired=False, rng=np.random.default_rng(rng_seed))
+    expected = scipy_stats.bootstrap(
+        (np.array(_A), np.array(_C[:5])), lambda p, q, axis: p.mean(axis=axis) - q.mean(axis=axis),
+        method="BCa", n_resamples=9999, rng=np.random.default_rng(rng_seed)).confidence_interval
+    assert independent == pytest.approx((expected.low, expected.high))
+    assert independent[0] < np.mean(_A) - np.mean(_C[:5]) < independent[1]
+
+
+def test_mann_whitney_rank_biserial_is_cliffs_delta():
+    a, b = _A, _C[:5]
+    delta = np.mean([np.sign(x - y) for x in a for y in b])
+    assert stats.mann_whitney_u(a, b).rank_biserial == pytest.approx(delta)
+
+
+def test_seed_spread_is_the_sd_of_the_seed_means():
+    spread = stats.seed_spread({0: [0.8, 0.7], 1: [0.9, 0.85, 0.8], 2: [0.6]})
+    means = [0.75, 0.85, 0.6]
+    assert spread["n_seeds"] == 3
+    assert spread["sd_of_seed_means"] == pytest.approx(np.std(means, ddof=1))
+    assert spread["range_of_seed_means"] == pytest.approx(0.25)
+    assert math.isnan(stats.seed_spread({0: [0.5]})["sd_of_seed_means"])
+
+
+def test_mann_whitney_gives_the_pooled_cohens_d():
+    # a: mean 2, var 1 (n 3); b: mean 4.5, var 0.5 (n 2); pooled var = (2 * 1 + 1 * 0.5) / 3
+    result = stats.mann_whitney_u([1, 2, 3], [4, 5])
+    assert result.cohens_d == pytest.approx(-2.5 / math.sqrt(2.5 / 3))
+    assert math.isnan(stats.mann_whitney_u([1, 2, 3], [4]).cohens_d)

@@ -271,3 +271,22 @@ def test_the_help_text_metric_names_are_the_metrics_module_names():
     from MedSegTrain.metrics import METRIC_NAMES
 
     assert ALL_METRICS == METRIC_NAMES
+
+
+@pytest.mark.parametrize(("tolerance", "expected"), [("0.4", 0.80), ("1", 0.84), ("2", 1.0)])
+def test_nsd_tolerance_adds_the_normalised_surface_distance(tmp_path, capsys, tolerance, expected):
+    # pred surface: 44 voxels, 4 of them (the top's interior) 0.5 mm from ref's surface ring; ref
+    # surface: 56 voxels, its 16 top voxels 2 mm from pred. nsd = within / 100.
+    pred, ref = _cube_pair()
+    p, r = _write(tmp_path / "p.nii.gz", pred), _write(tmp_path / "r.nii.gz", ref)
+    status, out, _ = _run(capsys, "--pred", str(p), "--ref", str(r), "--nsd-tolerance", tolerance, "--json")
+    assert status == 0
+    (row,) = json.loads(out)["cases"]
+    assert row["nsd"] == pytest.approx(expected)
+
+
+def test_negative_nsd_tolerance_is_refused(tmp_path, capsys):
+    pred, ref = _cube_pair()
+    p, r = _write(tmp_path / "p.nii.gz", pred), _write(tmp_path / "r.nii.gz", ref)
+    assert main(["evaluate", "--pred", str(p), "--ref", str(r), "--nsd-tolerance", "-1"]) != 0
+    assert "--nsd-tolerance" in capsys.readouterr().err

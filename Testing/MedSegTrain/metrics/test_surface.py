@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from MedSegTrain.errors import MedSegError
 from MedSegTrain.metrics.surface import mask_surface, surface_distances, union_bounding_box
 
 
@@ -121,3 +122,49 @@ def test_monai_differs_on_empty_masks_and_formulas_win():
     assert np.isnan(_monai(empty, empty, (1.0, 1.0))).all()
     assert np.isnan(_monai(one, empty, (1.0, 1.0))[1])
     assert surface_distances(one, empty).hd_percentile(95) == math.inf
+
+
+def _monai_nsd(pred: np.ndarray, ref: np.ndarray, spacing: tuple[float, ...], tolerance: float) -> float:
+    import torch
+    from monai.metrics import compute_surface_dice
+
+    def one_hot(mask: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.stack([~mask, mask])[None].astype(np.float32))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = compute_surface_dice(one_hot(pred), one_hot(ref), [tolerance], include_background=False,
+                                     spacing=spacing)
+    return float(value)
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 1.3, 2.6])
+def test_nsd_agrees_with_monai_on_asymmetric_anisotropic_shapes(tolerance):
+    """An off-centre box against a shifted, thinner ellipsoid on a (2.5, 0.8, 1.1) mm grid."""
+    from MedSegTrain.metrics import compute_metrics
+
+    z, y, x = np.mgrid[:14, :20, :17]
+    pred = ((z - 6) / 4.5) ** 2 + ((y - 9) / 7.0) ** 2 + ((x - 7) / 5.0) ** 2 <= 1
+    ref = np.zeros_like(pred)
+    ref[3:11, 5:16, 4:14] = True
+    spacing = (2.5, 0.8, 1.1)
+    ours = compute_metrics(pred, ref, spacing, nsd_tolerance=tolerance)["nsd"]
+    assert 0.0 < ours < 1.0
+    assert ours == pytest.approx(_monai_nsd(pred, ref, spacing, tolerance), abs=1e-6)  # MONAI: float32
+
+
+def test_nsd_grows_with_tolerance_and_follows_the_empty_rules():
+    from MedSegTrain.metrics import compute_metrics
+
+    ref = np.zeros((9, 9), bool)
+    ref[2:7, 2:6] = True
+    pred = np.roll(ref, 2, axis=1)
+    values = [compute_metrics(pred, ref, (1.0, 0.7), nsd_tolerance=t)["nsd"] for t in (0.0, 0.7, 1.4, 9.0)]
+    assert values == sorted(values) and values[0] < values[-1] == 1.0
+    assert "nsd" not in compute_metrics(pred, ref)
+    empty = np.zeros_like(ref)
+    assert compute_metrics(empty, empty, nsd_tolerance=1.0)["nsd"] == 1.0
+    assert compute_metrics(pred, empty, nsd_tolerance=1.0)["nsd"] == 0.0
+    assert compute_metrics(empty, ref, nsd_tolerance=1.0)["nsd"] == 0.0
+    with pytest.raises(MedSegError, match="--nsd-tolerance"):
+        compute_metrics(pred, ref, nsd_tolerance=-1.0)
