@@ -1,4 +1,4 @@
-"""`medsegtrain experiment`: run a paper study's grid of trainings (``run``) and write its report (``report``)."""
+"""`medsegtrain experiment`: run a paper study's grid of trainings (``run``) and report it (``report``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Expand SPEC (a shipped spec name or a YAML file) into trials with stable IDs and run "
         "each into OUT/trials/<id>/ behind a done marker; OUT/cases.csv|json, OUT/experiment.json.")
     run_parser.add_argument("spec", metavar="SPEC", help="shipped spec name or YAML file")
-    run_parser.add_argument("--data", required=True, type=Path, metavar="DATASET", help="dataset folder or CSV")
+    run_parser.add_argument("--data", required=True, type=Path, metavar="DATASET",
+                            help="dataset folder or CSV")
     run_parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     run_parser.add_argument("--workers", type=int, default=1, metavar="N",
                             help="trials side by side (local executor; the cores are split between them)")

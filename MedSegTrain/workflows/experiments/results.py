@@ -44,7 +44,8 @@ def trial_summary(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> 
     for row in rows:
         per_case.setdefault(row["case"], {})[row["label"]] = {m: row[m] for m in metrics}
     labels = list(dict.fromkeys(row["label"] for row in rows))
-    mean = {label: {m: _mean([r[m] for r in rows if r["label"] == label]) for m in metrics} for label in labels}
+    mean = {label: {m: _mean([r[m] for r in rows if r["label"] == label]) for m in metrics}
+            for label in labels}
     return {
         "metric_per_case": [{"case": case, "metrics": values} for case, values in per_case.items()],
         "mean": mean,

@@ -37,7 +37,8 @@ def threads_per_trial(workers: int, cores: int | None = None) -> int:
 
 def run_experiment(spec: Mapping[str, Any], data: Path, out_dir: Path, workers: int = 1,
                    executor: str = "local", resume: bool = False, device: str = "auto",
-                   progress: Progress | None = None, slurm: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   progress: Progress | None = None,
+                   slurm: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run (or, with ``resume``, finish) every trial of ``spec`` on dataset ``data`` into ``out_dir``;
     returns the ``experiment.json`` record."""
     progress = progress or Progress("none")
@@ -119,7 +120,8 @@ def _finished(out_dir: Path, trial: Trial) -> dict[str, Any] | None:
     folder = out_dir / "trials" / trial.id
     if not (folder / DONE).is_file():
         return None
-    return dict(parse_json(read_config_text(folder / "trial.json", "trial record"), str(folder / "trial.json")))
+    path = folder / "trial.json"
+    return dict(parse_json(read_config_text(path, "trial record"), str(path)))
 
 
 def _groups(trials: Sequence[Trial]) -> list[list[Trial]]:
@@ -195,7 +197,8 @@ def run_group(trials: list[Trial], spec: dict[str, Any], data: str, out_dir: str
 
 def trial_overrides(trial: Trial, spec: Mapping[str, Any], threads: int) -> dict[str, Any]:
     """The dotted recipe keys a trial trains with: the spec's, its arms', its seed, threads, budget."""
-    overrides = {**spec["overrides"], **trial.overrides, "training.seed": trial.seed, "training.threads": threads}
+    overrides = {**spec["overrides"], **trial.overrides, "training.seed": trial.seed,
+                 "training.threads": threads}
     if "epochs" in spec["budget"]:
         overrides["training.epochs"] = spec["budget"]["epochs"]
     return overrides
@@ -208,7 +211,8 @@ def _train(trial: Trial, spec: Mapping[str, Any], data: Path, out: Path, threads
     if (final / DONE).is_file():
         return final
     with atomic_output_dir(final) as tmp:
-        train(data, tmp, spec["recipe"], folds=[trial.fold], time_budget_minutes=spec["budget"].get("minutes"),
+        train(data, tmp, spec["recipe"], folds=[trial.fold],
+              time_budget_minutes=spec["budget"].get("minutes"),
               overrides=trial_overrides(trial, spec, threads), device=device)
         (tmp / DONE).write_text("", encoding="utf-8")
     return final

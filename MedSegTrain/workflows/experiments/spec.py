@@ -37,7 +37,8 @@ def spec_path(name_or_path: str | Path) -> Path:
         return path
     if not path.suffix and (SPEC_DIR / f"{path.name}.yaml").is_file():
         return SPEC_DIR / f"{path.name}.yaml"
-    raise MedSegError(f"spec '{name_or_path}': no such spec file or name (shipped: {', '.join(list_specs())})")
+    raise MedSegError(f"spec '{name_or_path}': no such spec file or name "
+                      f"(shipped: {', '.join(list_specs())})")
 
 
 def load_spec(name_or_path: str | Path) -> dict[str, Any]:
@@ -130,10 +131,7 @@ def _factors(value: Any, fail: Any) -> list[dict[str, Any]]:
             raise fail(f"{field}.{extra[0]}", "is not a factor field (valid: name, key, values, arms, stage)")
         if ("arms" in raw) == ("key" in raw):
             raise fail(field, "must give either 'key' with 'values' or 'arms', not both or neither")
-        if "key" in raw:
-            factor = _key_factor(raw, field, fail)
-        else:
-            factor = _arms_factor(raw, field, fail)
+        factor = _key_factor(raw, field, fail) if "key" in raw else _arms_factor(raw, field, fail)
         stage = raw.get("stage", "inference" if all(map(_is_inference, factor["keys"])) else "train")
         if stage not in ("train", "inference"):
             raise fail(f"{field}.stage", f"must be 'train' or 'inference', got {stage!r}")
@@ -171,7 +169,7 @@ def _arms_factor(raw: Mapping[str, Any], field: str, fail: Any) -> dict[str, Any
         raise fail(f"{field}.arms", f"must be a mapping of arm names to recipe keys, got {arms!r}")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
-        raise fail(f"{field}.name", f"must be a non-empty string (a factor with arms needs a name), got {name!r}")
+        raise fail(f"{field}.name", f"must be a non-empty string (arms need a factor name), got {name!r}")
     checked = {}
     for arm, keys in arms.items():
         if not isinstance(arm, str) or not arm or ", " in arm:
