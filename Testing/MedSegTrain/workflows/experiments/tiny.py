@@ -26,5 +26,5 @@ def write_spec(path: Path, **fields: Any) -> Path:
     spec = {"name": "tiny", "recipe": "auto", "overrides": dict(TINY_OVERRIDES),
             "factors": [{"name": "lr", "key": "optimizer.lr", "values": [0.001, 0.01]}],
             "folds": 2, "seeds": [0, 1], "budget": {"epochs": 1}, "metrics": ["dice", "hd95"], **fields}
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path
