@@ -22,7 +22,8 @@ def test_threads_per_trial() -> None:
     assert threads_per_trial(4, cores=2) == 1
 
 
-def test_failing_trial_is_recorded_and_the_others_finish(tmp_path: Path, tiny: Any, phantom_data: Path) -> None:
+def test_failing_trial_is_recorded_and_the_others_finish(tmp_path: Path, tiny: Any,
+                                                         phantom_data: Path) -> None:
     spec = load_spec(tiny.write_spec(tmp_path / "s.yaml", folds=[0], seeds=[0], factors=[
         {"name": "loss", "arms": {"good": {}, "broken": {"loss.name": "no_such_loss"}}}]))
     out = tmp_path / "out"

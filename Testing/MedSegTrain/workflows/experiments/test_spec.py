@@ -57,7 +57,8 @@ def test_defaults_and_labels(tmp_path: Path, tiny: Any) -> None:
     assert spec["folds"] == [0, 1, 2]
     assert spec["statistics"] == {"design": "paired_case", "reference": "lr=0.001, dice",
                                   "correction": "holm", "metric": "dice"}
-    assert arm_labels(spec["factors"]) == ["lr=0.001, dice", "lr=0.001, focal", "lr=0.01, dice", "lr=0.01, focal"]
+    assert arm_labels(spec["factors"]) == ["lr=0.001, dice", "lr=0.001, focal",
+                                           "lr=0.01, dice", "lr=0.01, focal"]
     assert [f["stage"] for f in spec["factors"]] == ["train", "train"]
 
 

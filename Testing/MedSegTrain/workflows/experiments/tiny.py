@@ -10,7 +10,7 @@ import yaml
 TINY_OVERRIDES = {
     "training.iterations_per_epoch": 2, "patch.batch_size": 2, "network.args.base_filters": 4,
     "validation.max_cases": 1, "split.n_folds": 2, "preprocessing.target_spacing": None,
-    "patch.size": [16, 16, 16],
+    "patch.size": [16, 16, 16], "split.test_fraction": 0.0,
 }
 
 
