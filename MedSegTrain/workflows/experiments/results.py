@@ -59,14 +59,18 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def write_cases(out_dir: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
-    """``cases.json`` (NaN as null) and ``cases.csv`` (NaN empty) of ``rows``."""
-    write_json_atomic(out_dir / "cases.json", list(rows))
+    """``cases.json`` (NaN and inf as null) and ``cases.csv`` (empty) of ``rows``, only ``columns``."""
+    write_json_atomic(out_dir / "cases.json", [{c: _json_cell(row.get(c)) for c in columns} for row in rows])
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({c: _cell(row.get(c)) for c in columns})
     write_text_atomic(out_dir / "cases.csv", text.getvalue())
+
+
+def _json_cell(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _cell(value: Any) -> Any:
