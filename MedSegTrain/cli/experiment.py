@@ -44,11 +44,17 @@ def run(args: argparse.Namespace) -> int:
     from MedSegTrain.workflows.experiments.spec import load_spec
 
     spec = load_spec(args.spec)
+    progress = Progress(args.progress)
     record = run_experiment(spec, args.data, args.out, workers=args.workers, executor=args.executor,
-                            resume=args.resume, device=args.device, progress=Progress(args.progress))
+                            resume=args.resume, device=args.device, progress=progress)
     failed = [t for t in record["trials"] if t["status"] != "done"]
     done = len(record["trials"]) - len(failed)
-    print(f"{done}/{len(record['trials'])} trials done; results in {args.out}")
+    if args.progress == "json":
+        progress.emit("done", outputs={name: str(Path(args.out) / name)
+                                       for name in ("experiment.json", "cases.csv", "cases.json")},
+                      trials_done=done, trials_failed=len(failed))
+    else:
+        print(f"{done}/{len(record['trials'])} trials done; results in {args.out}")
     for trial in failed:
         print(f"medsegtrain experiment run: trial {trial['id']} {trial['status']}: {trial['error']}",
               file=sys.stderr)

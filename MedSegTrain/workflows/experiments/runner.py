@@ -67,7 +67,8 @@ def run_experiment(spec: Mapping[str, Any], data: Path, out_dir: Path, workers: 
     progress.log(f"experiment {spec['name']}: {len(trials)} trials, {len(trials) - sum(map(len, groups))} "
                  f"already done; {len(groups)} training(s); {workers} worker(s) x {threads} thread(s)")
     progress.task("trials", len(trials))
-    progress.advance(len(trials) - sum(map(len, groups)))
+    if len(trials) > sum(map(len, groups)):
+        progress.advance(len(trials) - sum(map(len, groups)), message="done before")
     started, finished = time.monotonic(), [0]
     todo = sum(map(len, groups))
 

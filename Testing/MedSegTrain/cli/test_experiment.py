@@ -107,3 +107,14 @@ def test_failed_trial_exits_1_and_lists_it(tmp_path: Path, tiny: Any, data: Path
     assert _run(spec, data, tmp_path / "out") == 1
     err = capsys.readouterr().err
     assert "trial broken_f0_s0 failed:" in err and "no_such_loss" in err
+
+
+def test_json_progress_ends_with_a_done_event(tmp_path: Path, tiny: Any, data: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    spec = tiny.write_spec(tmp_path / "s.yaml", folds=[0], seeds=[0], factors=[
+        {"name": "loss", "arms": {"broken": {"loss.name": "no_such_loss"}}}])
+    assert main(["experiment", "run", str(spec), "--data", str(data), "--out", str(tmp_path / "out"),
+                 "--device", "cpu", "--progress", "json"]) == 1
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[-1]["event"] == "done" and events[-1]["trials_failed"] == 1
+    assert events[-1]["outputs"]["cases.csv"] == str(tmp_path / "out" / "cases.csv")
