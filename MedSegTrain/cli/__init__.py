@@ -23,7 +23,7 @@ from MedSegTrain.errors import MedSegError
 from MedSegTrain.limits import LIMITS, set_limit
 from MedSegTrain.limits import reset as reset_limits
 
-VERBS = ("phantoms", "train", "chain", "predict", "evaluate", "demo")
+VERBS = ("phantoms", "train", "chain", "predict", "evaluate", "demo", "experiment")
 
 
 def build_parser() -> argparse.ArgumentParser:
