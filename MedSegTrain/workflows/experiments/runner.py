@@ -243,7 +243,8 @@ def _evaluate(trial: Trial, spec: Mapping[str, Any], data: Path, out: Path, trai
         prediction = predict_volume([bundle], loaded.channels, tta=int(trial.inference.get("tta", 0)),
                                     device=device)
         records += evaluate_label_maps(case_id, prediction.label.array, loaded.label,
-                                       loaded.reference.spacing_zyx, labels, dataset.regions)
+                                       loaded.reference.spacing_zyx, labels, dataset.regions,
+                                       nsd_tolerance=spec.get("nsd_tolerance"))
     rows = results.case_rows(trial, records, spec["metrics"])
     seconds = time.monotonic() - began
     with atomic_output_dir(out / "trials" / trial.id) as tmp:

@@ -18,7 +18,7 @@ from MedSegTrain.errors import MedSegError
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 TOP_KEYS = {"name", "title", "capabilities", "recipe", "overrides", "factors", "folds", "seeds", "budget",
-            "metrics", "statistics", "published", "description", "dataset"}
+            "metrics", "nsd_tolerance", "statistics", "published", "description", "dataset"}
 INFERENCE_KEYS = {"inference.tta": (int,), "inference.ensemble": (str,)}
 ENSEMBLES = ("single", "folds", "stacked")
 DESIGNS = ("independent", "paired_case", "paired_fold")
@@ -80,6 +80,7 @@ def validate_spec(raw: Any, where: str) -> dict[str, Any]:
     spec["seeds"] = _ints(spec.get("seeds", [0]), "seeds", fail)
     spec["budget"] = _budget(spec.get("budget") or {}, fail)
     spec["metrics"] = _metrics(spec.get("metrics", ["dice"]), fail)
+    spec["nsd_tolerance"] = _nsd_tolerance(spec.get("nsd_tolerance"), spec["metrics"], fail)
     spec["statistics"] = _statistics(spec.get("statistics") or {}, spec, fail)
     spec["published"] = _published(spec.get("published") or [], spec, fail)
     _check_recipe_keys(spec, where)
@@ -206,7 +207,21 @@ def known_metrics() -> list[str]:
     from MedSegTrain.metrics.evaluate import evaluate_masks
 
     mask = np.ones((2, 2, 2), np.uint8)
-    return [k for k in evaluate_masks(mask, mask) if not k.startswith("volume_")]
+    return [k for k in evaluate_masks(mask, mask, nsd_tolerance=1.0) if not k.startswith("volume_")]
+
+
+def _nsd_tolerance(value: Any, metrics: list[str], fail: Any) -> float | None:
+    """The NSD tolerance in mm: required when ``nsd`` is among the metrics (no default fits every
+    task), refused otherwise so a spec never states a tolerance that nothing uses."""
+    if value is None:
+        if "nsd" in metrics:
+            raise fail("nsd_tolerance", "is needed for the metric 'nsd' (a distance in mm)")
+        return None
+    if "nsd" not in metrics:
+        raise fail("nsd_tolerance", "is given but 'nsd' is not among the metrics")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise fail("nsd_tolerance", f"must be a positive distance in mm, got {value!r}")
+    return float(value)
 
 
 def _metrics(value: Any, fail: Any) -> list[str]:

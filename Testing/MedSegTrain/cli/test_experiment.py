@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # what the CLI sets before torch loads
 
@@ -48,8 +50,10 @@ def _table(out: Path) -> list[dict[str, str]]:
 
 
 def test_tiny_grid_end_to_end(tmp_path: Path, tiny: Any, data: Path) -> None:
+    """Run, table, then the report: its Wilcoxon p (paired by case, labels averaged) is scipy's."""
     out = tmp_path / "out"
-    assert _run(tiny.write_spec(tmp_path / "s.yaml"), data, out) == 0
+    spec = tiny.write_spec(tmp_path / "s.yaml", metrics=["dice", "hd95", "nsd"], nsd_tolerance=2.0)
+    assert _run(spec, data, out) == 0
     record = json.loads((out / "experiment.json").read_text())
     ids = [f"lr-{lr}_f{f}_s{s}" for lr in ("0.001", "0.01") for f in (0, 1) for s in (0, 1)]
     assert [t["id"] for t in record["trials"]] == ids
@@ -57,7 +61,8 @@ def test_tiny_grid_end_to_end(tmp_path: Path, tiny: Any, data: Path) -> None:
     assert record["code_version"] and record["packages"]["torch"] and record["hardware"]["cpu_count"]
     assert record["spec"]["statistics"]["reference"] == "lr=0.001"
     rows = _table(out)
-    assert list(rows[0]) == ["trial", "arm", "lr", "fold", "seed", "case", "label", "dice", "hd95"]
+    assert list(rows[0]) == ["trial", "arm", "lr", "fold", "seed", "case", "label", "dice", "hd95", "nsd"]
+    assert all(0.0 <= float(r["nsd"]) <= 1.0 for r in rows)
     assert len(rows) == 8 * 2 * 2  # trials x validation cases of a 2-fold split of 4 x labels
     assert [r["trial"] for r in rows[::4]] == ids
     assert {r["arm"] for r in rows} == {"lr=0.001", "lr=0.01"}
@@ -66,6 +71,18 @@ def test_tiny_grid_end_to_end(tmp_path: Path, tiny: Any, data: Path) -> None:
         assert (out / "trials" / trial / "done").is_file()
         assert set(json.loads((out / "trials" / trial / "summary.json").read_text())["mean"]) == {
             "kidney", "tumour"}
+    assert main(["experiment", "report", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    for figure in ("box_dice.png", "box_nsd.png", "curve_lr.png"):
+        assert f"figures/{figure}" in report and (out / "figures" / figure).stat().st_size > 1000
+    units: dict[str, dict[tuple[str, str, str], list[float]]] = {"lr=0.001": {}, "lr=0.01": {}}
+    for r in rows:
+        units[r["arm"]].setdefault((r["fold"], r["seed"], r["case"]), []).append(float(r["dice"]))
+    keys = sorted(units["lr=0.001"])
+    low, high = ([float(np.mean(units[arm][k])) for k in keys] for arm in ("lr=0.001", "lr=0.01"))
+    p = scipy_stats.wilcoxon(high, low).pvalue
+    line = next(t for t in report.splitlines() if t.startswith("| lr=0.01 | lr=0.001 | wilcoxon"))
+    assert line.split(" | ")[4] == f"{p:.4g}"
 
 
 def test_sigkill_then_resume_gives_the_uninterrupted_table(tmp_path: Path, tiny: Any, data: Path) -> None:

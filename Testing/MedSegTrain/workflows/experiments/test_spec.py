@@ -72,3 +72,13 @@ def test_every_shipped_spec_validates(name: str) -> None:
 def test_shipped_specs_are_the_six_studies() -> None:
     assert list_specs() == ["loss_comparison", "mixup_alpha_sweep", "mixup_cv", "robustness_cv",
                             "transfer_grid", "tta_ensemble_ablation"]
+
+
+def test_nsd_needs_its_tolerance_and_a_tolerance_needs_nsd(tmp_path: Path, tiny: Any) -> None:
+    with_nsd = ["dice", "nsd"]
+    assert "field 'nsd_tolerance'" in _error(tiny.write_spec(tmp_path / "a.yaml", metrics=with_nsd))
+    assert "not among the metrics" in _error(tiny.write_spec(tmp_path / "b.yaml", nsd_tolerance=1.0))
+    assert "positive distance" in _error(tiny.write_spec(tmp_path / "c.yaml", metrics=with_nsd,
+                                                         nsd_tolerance=-2))
+    spec = load_spec(tiny.write_spec(tmp_path / "d.yaml", metrics=with_nsd, nsd_tolerance=2))
+    assert spec["nsd_tolerance"] == 2.0 and spec["metrics"] == with_nsd
