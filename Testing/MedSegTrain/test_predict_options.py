@@ -7,10 +7,11 @@ import dataclasses
 import math
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
-from MedSegTrain.cli.predict import register
+from MedSegTrain.cli.predict import predict_options, register
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.inference.backends import BACKENDS
 from MedSegTrain.inference.tta import MAX_VARIANTS_3D, tta_variants
@@ -80,3 +81,27 @@ def test_importing_it_needs_no_torch():
     code = "import sys, MedSegTrain.predict_options; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _args(**change: Any) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    argv = ["predict", "--bundle", "b", "--input", "i.nii.gz", "--output", "o.nii.gz"]
+    return parser.parse_args(argv + [str(a) for pair in change.items() for a in pair])
+
+
+def test_the_cli_builds_the_options_from_its_flags():
+    options = predict_options(_args(**{"--tta": 3, "--batch-size": 2, "--overlap": 0.25, "--time-limit": 9,
+                                       "--max-memory": 512}))
+    assert options == PredictOptions(tta=3, batch_size=2, overlap=0.25, time_limit=9.0, max_memory_mb=512.0)
+
+
+@pytest.mark.parametrize(("flag", "value", "words"), [
+    ("--batch-size", 0, "--batch-size must be a whole number >= 1, got 0"),
+    ("--max-memory", -5, "--max-memory must be a positive number, got -5.0"),
+    ("--tta", 40, "--tta must be a whole number from 0 to 16, got 40"),
+])
+def test_the_cli_names_a_bad_value_by_its_flag(flag, value, words):
+    with pytest.raises(MedSegError) as caught:
+        predict_options(_args(**{flag: value}))
+    assert str(caught.value) == words and not isinstance(caught.value, OptionError)
