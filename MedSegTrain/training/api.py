@@ -221,6 +221,7 @@ def train(
             init_weights=init,
             freeze=freeze,
             augmenter=_augmenter(config),
+            options=options,
         )
         result = FoldTrainer(job).run()
         if options.filtering.enabled:

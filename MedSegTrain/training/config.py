@@ -450,12 +450,6 @@ def split_seed(config: Mapping[str, Any]) -> int:
     return int(config["seed"] if value is None else value)
 
 
-def training_seed(config: Mapping[str, Any]) -> int:
-    """The seed of weights and every training random stream: ``training.seed``, else ``seed``."""
-    value = config["training"]["seed"]
-    return int(config["seed"] if value is None else value)
-
-
 def list_recipes() -> list[str]:
     """Names of the recipes that ship with the project."""
     return sorted([*(p.stem for p in RECIPE_DIR.glob("*.yaml")), "auto"])
