@@ -106,6 +106,12 @@ class InferenceRequest:
             raise RequestError("give the result segmentation a name")
         if self.device not in ("auto", "cpu", "cuda"):
             raise RequestError(f"device {self.device!r} is not one of auto, cpu, cuda")
+        from MedSegTrain.predict_options import OptionError, PredictOptions  # no torch: see its docstring
+
+        try:
+            PredictOptions(tta=self.tta, device=self.device, time_limit=self.time_limit).validate()
+        except OptionError as exc:
+            raise RequestError(str(exc)) from exc
         if self.display_window is not None and not self.display_window[0] > 0:
             raise RequestError(f"the display window width must be positive, got {self.display_window[0]}")
 

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from MedSegTrain.errors import MedSegError
+
+if TYPE_CHECKING:
+    from MedSegTrain.predict_options import PredictOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -85,32 +89,24 @@ def run(args: argparse.Namespace) -> int:
     from MedSegTrain.inference.backends import check_backend
     from MedSegTrain.inference.ensemble import check_ensemble
     from MedSegTrain.inference.inputs import resolve_inputs
-    from MedSegTrain.inference.tta import tta_variants
     from MedSegTrain.inference.uncertainty import check_measure
     from MedSegTrain.progress import Progress
 
-    tta_variants(args.tta)
-    check_backend(args.backend, resolve_device(args.device),
-                  "float32" if args.precision == "auto" else args.precision)
+    options = predict_options(args)
+    check_backend(options.backend, resolve_device(options.device),
+                  "float32" if options.precision == "auto" else options.precision)
     check_measure(args.uncertainty_measure)
     if args.replace_non_finite is not None and not abs(args.replace_non_finite) < float("inf"):
         raise MedSegError(f"--replace-non-finite must be a finite number, got {args.replace_non_finite}")
-    if args.batch_size < 1:
-        raise MedSegError(f"--batch-size must be >= 1, got {args.batch_size}")
-    from MedSegTrain.inference.budget import check_limits
-
-    check_limits(args.time_limit, args.max_memory)
-    if args.overlap is not None and not 0 <= args.overlap < 1:
-        raise MedSegError(f"--overlap must be in [0, 1), got {args.overlap}")
     cases, is_folder = resolve_inputs(args.input)
     bundles = [load_bundle(Path(b)) for b in args.bundle]
     if args.window is not None:
         bundles = [bundle.with_window(_window(args.window)) for bundle in bundles]
     merge = _merge_plan(args, bundles)
     for n_channels in sorted({case.n_channels for case in cases}):
-        check_ensemble(bundles, n_channels, args.overlap)
+        check_ensemble(bundles, n_channels, options.overlap)
         if merge is not None:
-            check_ensemble(merge[0], n_channels, args.overlap)
+            check_ensemble(merge[0], n_channels, options.overlap)
     targets = _targets(args, cases, is_folder)
 
     progress = Progress(args.progress)
@@ -120,13 +116,27 @@ def run(args: argparse.Namespace) -> int:
     for index, case in enumerate(cases, start=1):
         if len(cases) > 1:
             progress.log(f"case {index}/{len(cases)}: {case.case_id}")
-        _predict_case(args, bundles, case, targets[case.case_id], progress, merge)
+        _predict_case(args, options, bundles, case, targets[case.case_id], progress, merge)
         for kind, path in targets[case.case_id].items():
             outputs[f"{kind}/{case.case_id}" if is_folder else kind] = str(path)
     progress.close()
     progress.log("wrote " + ", ".join(p for k, p in outputs.items() if "/" not in k))
     progress.emit("done", outputs=outputs)
     return 0
+
+
+def predict_options(args: argparse.Namespace) -> PredictOptions:
+    """The run's :class:`PredictOptions` from the flags, checked; a bad value is named by its flag."""
+    from MedSegTrain.predict_options import OptionError, PredictOptions
+
+    options = PredictOptions(tta=args.tta, device=args.device, overlap=args.overlap,
+                             batch_size=args.batch_size, precision=args.precision,
+                             time_limit=args.time_limit, max_memory_mb=args.max_memory,
+                             backend=args.backend)
+    try:
+        return options.validate()
+    except OptionError as exc:
+        raise exc.for_cli() from None
 
 
 def _window(text: str):
@@ -143,8 +153,8 @@ def _window(text: str):
     return WindowPreset.custom(width, level, name="display")
 
 
-def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[str, Path], progress,
-                  merge: tuple[list, object] | None = None) -> None:
+def _predict_case(args: argparse.Namespace, options: PredictOptions, bundles: list, case,
+                  target: dict[str, Path], progress, merge: tuple[list, object] | None = None) -> None:
     from MedSegTrain.fileutil import staged_outputs
     from MedSegTrain.inference.merge import merge_label_maps
     from MedSegTrain.inference.outputs import write_probabilities
@@ -153,9 +163,7 @@ def _predict_case(args: argparse.Namespace, bundles: list, case, target: dict[st
     from MedSegTrain.io import write_image
 
     channels = case.read(args.replace_non_finite)
-    common = {"tta": args.tta, "device": args.device, "progress": progress, "overlap": args.overlap,
-              "batch_size": args.batch_size, "precision": args.precision,
-              "time_limit": args.time_limit, "max_memory_mb": args.max_memory, "backend": args.backend}
+    common = {"options": options, "progress": progress}
     prediction = predict_volume(
         bundles, channels, probabilities="probabilities" in target,
         uncertainty=args.uncertainty_measure if "uncertainty" in target else None,

@@ -25,7 +25,7 @@ from MedSegTrain.bundle.output import OutputSpec
 from MedSegTrain.device import resolve_device
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.inference.backends import OpenVinoMember, check_backend, wrap_members
-from MedSegTrain.inference.budget import Budget, Clock, check_limits, choose, choose_accumulator, time_window
+from MedSegTrain.inference.budget import Budget, Clock, choose, choose_accumulator, time_window
 from MedSegTrain.inference.ensemble import BundleGroup, check_ensemble, group_bundles, weighted_average
 from MedSegTrain.inference.members import LazyMember, SliceWise
 from MedSegTrain.inference.postprocess import keep_largest_component
@@ -34,9 +34,8 @@ from MedSegTrain.inference.sliding_window import WindowPlan, plan_windows
 from MedSegTrain.inference.tta import tta_variants
 from MedSegTrain.inference.uncertainty import check_measure, entropy_map, variance_map
 from MedSegTrain.io import Volume
+from MedSegTrain.predict_options import OptionError, PredictOptions
 from MedSegTrain.progress import Progress
-
-PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 
 
 @dataclass
@@ -71,6 +70,7 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
                    batch_size: int = 8, precision: str = "auto",
                    channels_last: bool = False, time_limit: float | None = None,
                    max_memory_mb: float | None = None, backend: str = "torch",
+                   options: PredictOptions | None = None,
                    clock: Clock = time.perf_counter) -> Prediction:
     """Segment ``channels`` (one co-registered :class:`Volume` per input channel) with ``bundles``.
 
@@ -84,14 +84,25 @@ def predict_volume(bundles: Sequence[Any], channels: Sequence[Volume], tta: int 
     :mod:`MedSegTrain.inference.budget`); what was chosen is in ``Prediction.budget``.
     ``backend``: ``torch`` or ``openvino`` (CPU only, see :mod:`MedSegTrain.inference.backends`);
     ``precision`` ``bfloat16`` is offered on CUDA and on CPUs with native bf16.
+    ``options``: the same run settings as one checked :class:`PredictOptions` (the CLI, the demo
+    and the Slicer module build one); when given, it replaces ``tta`` ... ``backend``.
+    Bad settings are refused in the command line's words (``--batch-size ...``), as every
+    caller shows them to someone who set a flag or a field named like it.
     """
+    settings = options if options is not None else PredictOptions(
+        tta=tta, device=device, overlap=overlap, batch_size=batch_size, precision=precision,
+        time_limit=time_limit, max_memory_mb=max_memory_mb, backend=backend)
+    try:
+        settings.validate()
+    except OptionError as exc:
+        raise exc.for_cli() from None
+    tta, device, overlap, batch_size = settings.tta, settings.device, settings.overlap, settings.batch_size
+    precision, time_limit, max_memory_mb = settings.precision, settings.time_limit, settings.max_memory_mb
+    backend = settings.backend
     check_measure(uncertainty)
-    check_limits(time_limit, max_memory_mb)
     volumes = _check_channels(channels)
     loaded = [_load(b) for b in bundles]
     output = check_ensemble(loaded, len(volumes), overlap)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise MedSegError(f"--batch-size must be a whole number >= 1, got {batch_size!r}")
     groups = group_bundles(loaded, overlap)
     variants_3d = tta_variants(tta)
     torch_device = resolve_device(device)
@@ -213,8 +224,6 @@ def _check_channels(channels: Sequence[Volume]) -> list[Volume]:
 
 
 def _precision(precision: str, device: torch.device) -> Precision:
-    if precision not in PRECISIONS:
-        raise MedSegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "auto" or precision == "float32" or device.type == "cuda":
         return "float32" if precision == "auto" else precision  # type: ignore[return-value]
     if precision == "bfloat16" and cpu_has_bf16():

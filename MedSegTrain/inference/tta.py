@@ -19,13 +19,14 @@ from dataclasses import dataclass
 import torch
 
 from MedSegTrain.errors import MedSegError
+from MedSegTrain.predict_options import MAX_TTA
 
 # Axis names -> tensor dimensions of an (N, C, z, y, x) batch.
 _DIMS = {"z": -3, "y": -2, "x": -1}
 _IN_PLANE = (-2, -1)
 _SWAP = {-2: -1, -1: -2}
 
-MAX_VARIANTS_3D = 16
+MAX_VARIANTS_3D = MAX_TTA
 MAX_VARIANTS_IN_PLANE = 8
 
 

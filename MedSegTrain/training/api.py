@@ -25,6 +25,7 @@ from MedSegTrain.fileutil import write_json_atomic
 from MedSegTrain.output_folder import OutputClaim, claim_output_folder
 from MedSegTrain.progress import Progress
 from MedSegTrain.training import config as cfgmod
+from MedSegTrain.training.options import RecipeOptions
 from MedSegTrain.training.resolve import build_config, make_split, network_spec, output_plan, resolve_run
 from MedSegTrain.training.transfer import encoder_freezer, initial_weights
 
@@ -140,11 +141,12 @@ def train(
     dataset = _load(Path(data), dataset)
     run = resolve_run(dataset, recipe, nested_overrides(overrides), dev, time_budget_minutes, folds)
     config, split, chosen, output, network = run.config, run.split, run.chosen, run.output, run.network
+    options = run.options
     dataset = run.dataset  # with data.merge_labels: the merged labels (T1)
     # resolved and checked whole: only now is the folder claimed, held until train() returns
     claim = _claim_out_dir(out_dir, Path(data)) if ctx.is_main else None
-    if config["training"]["threads"]:
-        torch.set_num_threads(int(config["training"]["threads"]))
+    if options.training.threads:
+        torch.set_num_threads(options.training.threads)
     if not resume:
         for fold in chosen:
             if (out_dir / f"fold_{fold.index}" / "checkpoint").exists():
@@ -162,13 +164,13 @@ def train(
     by_id = {c.case_id: c for c in dataset.training}
     if ctx.is_main:
         progress.log(
-            f"{dataset.name}: {len(dataset.training)} cases; recipe '{config['name']}'; "
-            f"{config['patch']['mode']} patches {config['patch']['size']} x "
-            f"{config['patch']['batch_size']}; device {dev}; folds {[f.index for f in chosen]}"
+            f"{dataset.name}: {len(dataset.training)} cases; recipe '{options.name}'; "
+            f"{options.patch.mode} patches {list(options.patch.size)} x "
+            f"{options.patch.batch_size}; device {dev}; folds {[f.index for f in chosen]}"
         )
-        if config["description"]:
-            progress.log(config["description"])
-    specs = _fold_specs(spec, config, chosen, by_id, progress if ctx.is_main else None)
+        if options.description:
+            progress.log(options.description)
+    specs = _fold_specs(spec, options, config, chosen, by_id, progress if ctx.is_main else None)
     if ctx.is_main:
         for fold in chosen:
             prepare_cases(
@@ -189,10 +191,10 @@ def train(
     }
     budget_s = (
         None
-        if config["training"]["time_budget_minutes"] is None
-        else 60.0 * float(config["training"]["time_budget_minutes"])
+        if options.training.time_budget_minutes is None
+        else 60.0 * options.training.time_budget_minutes
     )
-    init, freeze = _transfer(config, network)
+    init, freeze = _transfer(options, network)
     bundles, results, models = [], {}, []
     for n_done, fold in enumerate(chosen):
         fold_dir = out_dir / f"fold_{fold.index}"
@@ -201,7 +203,7 @@ def train(
             left = budget_s - (time.monotonic() - started)
             fold_budget = max(left / (len(chosen) - n_done), 1.0) * (1.0 - BUDGET_RESERVE)
         fold_started = time.monotonic()
-        retrains = config["filtering"]["enabled"] and config["filtering"]["retrain"]
+        retrains = options.filtering.enabled and options.filtering.retrain
         job = FoldJob(
             config=config,
             fold=fold.index,
@@ -219,11 +221,12 @@ def train(
             init_weights=init,
             freeze=freeze,
             augmenter=_augmenter(config),
+            options=options,
         )
         result = FoldTrainer(job).run()
-        if config["filtering"]["enabled"]:
+        if options.filtering.enabled:
             left = None if fold_budget is None else max(fold_budget - (time.monotonic() - fold_started), 1.0)
-            result = _filter_and_retrain(job, result, config, progress, left)
+            result = _filter_and_retrain(job, result, options, config, progress, left)
         if ctx.is_main:
             bundles.append(_write_fold(dataset, config, specs[fold.index], fold_dir, result, output))
             results[fold.index] = _fold_summary(result)
@@ -235,8 +238,8 @@ def train(
         else:
             bundles.append(fold_dir / "bundle")
     if ctx.is_main:
-        summary: dict[str, Any] = {"recipe": config["name"], "folds": results, "test_cases": list(split.test)}
-        if split.test and config["validation"]["evaluate_test"]:
+        summary: dict[str, Any] = {"recipe": options.name, "folds": results, "test_cases": list(split.test)}
+        if split.test and options.validation.evaluate_test:
             from MedSegTrain.training.heldout import evaluate_ensemble
 
             summary["test"] = evaluate_ensemble(
@@ -245,10 +248,10 @@ def train(
                 [dataset.case(c) for c in split.test],
                 dataset.label_values,
                 {int(v): n for n, v in dataset.labels.items()},
-                config["patch"]["size"],
-                config["patch"]["mode"],
+                list(options.patch.size),
+                options.patch.mode,
                 dev,
-                config["validation"]["overlap"],
+                options.validation.overlap,
                 progress,
                 output=output,
                 merge=run.merge,
@@ -265,7 +268,8 @@ def train(
 
 
 def _fold_specs(
-    spec: Any, config: Mapping[str, Any], chosen: Sequence[Any], by_id: Mapping[str, Any], progress: Any
+    spec: Any, options: RecipeOptions, config: Mapping[str, Any], chosen: Sequence[Any],
+    by_id: Mapping[str, Any], progress: Any,
 ) -> dict[int, Any]:
     """Each fold's preprocessing: ``spec``, or ``fixed-zscore`` with its training cases' statistics."""
     from MedSegTrain.training.checkpoint import stream_seed
@@ -273,7 +277,7 @@ def _fold_specs(
 
     out = {}
     for fold in chosen:
-        seed = stream_seed(cfgmod.training_seed(config), fold.index, 10**6 + 2)
+        seed = stream_seed(options.training_seed, fold.index, 10**6 + 2)
         out[fold.index] = fold_spec(spec, config["statistics"], [by_id[c] for c in fold.train], seed)
         if progress is not None and out[fold.index] is not spec:
             params = out[fold.index].norm_params
@@ -301,7 +305,8 @@ def nested_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _filter_and_retrain(
-    job: Any, result: Any, config: Mapping[str, Any], progress: Progress, budget_s: float | None
+    job: Any, result: Any, options: RecipeOptions, config: Mapping[str, Any], progress: Progress,
+    budget_s: float | None,
 ) -> Any:
     """B9: score every training case with the fold's final model, flag outliers, optionally retrain.
 
@@ -320,17 +325,17 @@ def _filter_and_retrain(
         job.train_cases,
         loss_fn,
         job.output,
-        config["patch"]["size"],
-        config["patch"]["mode"],
+        list(options.patch.size),
+        options.patch.mode,
         job.device,
-        config["validation"]["overlap"],
+        options.validation.overlap,
     )
-    flagged = flag_outliers(losses, config["filtering"]["z_threshold"])
+    flagged = flag_outliers(losses, options.filtering.z_threshold)
     report = {
         "losses": losses,
         "flagged": flagged,
-        "z_threshold": config["filtering"]["z_threshold"],
-        "retrained": bool(flagged and config["filtering"]["retrain"]),
+        "z_threshold": options.filtering.z_threshold,
+        "retrained": bool(flagged and options.filtering.retrain),
     }
     if job.ctx.is_main:
         write_json_atomic(Path(job.out_dir) / "filtering.json", report)
@@ -345,12 +350,12 @@ def _filter_and_retrain(
     return FoldTrainer(retrain).run()
 
 
-def _transfer(config: Mapping[str, Any], network: Mapping[str, Any]) -> tuple[Any, Any]:
+def _transfer(options: RecipeOptions, network: Mapping[str, Any]) -> tuple[Any, Any]:
     """Initial weights (a bundle, T5, or local encoder weights, T3) and the encoder freezer."""
-    source, weights = config["transfer"]["init_bundle"], config["network"]["encoder_weights"]
+    source, weights = options.transfer.init_bundle, options.network.encoder_weights
     if source and weights:
         raise MedSegError("training config: give transfer.init_bundle or network.encoder_weights, not both")
-    freeze = encoder_freezer() if config["transfer"]["freeze_encoder"] else None
+    freeze = encoder_freezer() if options.transfer.freeze_encoder else None
     if weights:
         return _encoder_init(network, Path(weights)), freeze
     if not source:

@@ -17,6 +17,8 @@ from typing import Any
 
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import parse_json, read_config_text
+from MedSegTrain.training.optim import OPTIMIZERS
+from MedSegTrain.training.schedules import SCHEDULES
 
 RECIPE_DIR = Path(__file__).resolve().parent / "recipes"
 OPEN = "<open>"  # a dict whose content is passed through verbatim (network args, loss params ...)
@@ -210,7 +212,7 @@ SCHEMA: dict[str, Any] = {
         "per_sample": Field(False, (bool,)),
     },
     "optimizer": {
-        "name": Field("adam", (str,), choices=("adam", "adamw", "sgd", "radam", "ranger")),
+        "name": Field("adam", (str,), choices=tuple(OPTIMIZERS)),
         "lr": Field(1e-3, NUM, low=0.0, high=10.0),
         "weight_decay": Field(0.0, NUM, low=0.0),
         "momentum": Field(0.99, NUM, low=0.0, high=1.0),
@@ -221,7 +223,7 @@ SCHEMA: dict[str, Any] = {
         "lookahead_alpha": Field(0.5, NUM, low=0.0, high=1.0),
     },
     "schedule": {
-        "name": Field("poly", (str,), choices=("constant", "cosine", "cosine_after", "poly")),
+        "name": Field("poly", (str,), choices=tuple(SCHEDULES)),
         "start_fraction": Field(0.5, NUM, low=0.0, high=1.0, help="cosine_after: decay starts here (B7)"),
         "min_lr": Field(0.0, NUM, low=0.0, help="floor of the decay (L6: 1e-6)"),
         "power": Field(0.9, NUM, low=0.0),
@@ -445,12 +447,6 @@ def _kind_names(field: Field) -> str:
 def split_seed(config: Mapping[str, Any]) -> int:
     """The seed of the split: ``split.seed``, else ``seed`` (X3 fixes the split, varies the rest)."""
     value = config["split"]["seed"]
-    return int(config["seed"] if value is None else value)
-
-
-def training_seed(config: Mapping[str, Any]) -> int:
-    """The seed of weights and every training random stream: ``training.seed``, else ``seed``."""
-    value = config["training"]["seed"]
     return int(config["seed"] if value is None else value)
 
 

@@ -27,12 +27,12 @@ import torch
 
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.training import checkpoint as ckpt
-from MedSegTrain.training.config import training_seed
 from MedSegTrain.training.distributed import DistContext, barrier, broadcast_flag, shard, wrap_model
 from MedSegTrain.training.loader import CachedCase, PatchSampler, Prefetcher
 from MedSegTrain.training.logs import TensorBoardLog, plot_curves, write_csv
 from MedSegTrain.training.objective import build_objective
 from MedSegTrain.training.optim import build_optimizer
+from MedSegTrain.training.options import RecipeOptions
 from MedSegTrain.training.schedules import LRSchedule
 from MedSegTrain.training.swa import SWAPlan, finish_average, new_average
 from MedSegTrain.training.targets import OutputPlan
@@ -59,7 +59,7 @@ class FoldResult:
 class FoldJob:
     """Everything the loop needs for one fold."""
 
-    config: dict[str, Any]
+    config: dict[str, Any]  # validated: the saved form, and the mappings handed to the builders
     fold: int
     network: Mapping[str, Any]  # {"name", "args"} exactly as stored in the bundle
     train_cases: Sequence[CachedCase]
@@ -76,6 +76,7 @@ class FoldJob:
     augmenter: Augmenter | None = None
     on_snapshot: Callable[[dict[str, torch.Tensor]], None] | None = None
     stop_after_epochs: int | None = None  # tests: end the process after this many epochs
+    options: RecipeOptions | None = None  # the typed view of ``config``; None: built from it
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
@@ -116,35 +117,36 @@ class FoldTrainer:
         self.job = job
         cfg = job.config
         self.cfg = cfg
+        opts = self.opts = job.options or RecipeOptions.from_config(cfg)
         self.device = job.device
         self.ckpt_dir = Path(job.out_dir) / "checkpoint"
-        torch.manual_seed(ckpt.stream_seed(training_seed(cfg), job.fold, 1_000_000))  # initial weights
+        torch.manual_seed(ckpt.stream_seed(opts.training_seed, job.fold, 1_000_000))  # initial weights
         self.model = get_network(job.network["name"], **job.network["args"]).to(self.device)
         if job.init_weights is not None:
             _load_matching(self.model, job.init_weights)
         if job.freeze is not None:
             job.freeze(self.model)
-        if cfg["training"]["channels_last"]:
-            self.model = self.model.to(memory_format=_channels_last(cfg["patch"]["mode"]))
+        if opts.training.channels_last:
+            self.model = self.model.to(memory_format=_channels_last(opts.patch.mode))
         self.ddp = wrap_model(self.model, job.ctx, self.device)
         self.output = job.output
         activation = self.output.activation
         self.loss_fn = build_objective(cfg["loss"], activation).to(self.device)
         self.val_loss_fn = build_objective({**cfg["loss"], "deep_supervision": False}, activation)
         self.optimizer = build_optimizer(self.model.parameters(), cfg["optimizer"])
-        self.schedule = LRSchedule(cfg["schedule"], cfg["optimizer"]["lr"])
-        self.swa = SWAPlan(cfg["swa"], cfg["optimizer"]["lr"]) if cfg["swa"]["enabled"] else None
-        self.amp_dtype = autocast_dtype(cfg["training"]["amp"], self.device)
+        self.schedule = LRSchedule(cfg["schedule"], opts.optimizer.lr)
+        self.swa = SWAPlan(cfg["swa"], opts.optimizer.lr) if opts.swa.enabled else None
+        self.amp_dtype = autocast_dtype(opts.training.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        patch = cfg["patch"]
+        patch = opts.patch
         self.sampler = PatchSampler(
             job.train_cases,
-            patch["size"],
-            patch["mode"],
-            patch["foreground_fraction"],
-            min_slice_foreground=patch["slice_min_foreground"],
-            n_slices=patch["slice_sampling"]["n_slices"],
-            exclude_background=patch["slice_sampling"]["exclude_background"],
+            list(patch.size),
+            patch.mode,
+            patch.foreground_fraction,
+            min_slice_foreground=patch.slice_min_foreground,
+            n_slices=patch.slice_sampling.n_slices,
+            exclude_background=patch.slice_sampling.exclude_background,
         )
         self.average: Any = None
         self.state = {
@@ -169,7 +171,7 @@ class FoldTrainer:
     # ----------------------------------------------------------------- bookkeeping
     @property
     def main_epochs(self) -> int:
-        return int(self.cfg["training"]["epochs"])
+        return self.opts.training.epochs
 
     @property
     def total_epochs(self) -> int:
@@ -177,7 +179,7 @@ class FoldTrainer:
 
     @property
     def steps_per_epoch(self) -> int:
-        return int(self.cfg["training"]["iterations_per_epoch"])
+        return self.opts.training.iterations_per_epoch
 
     def _checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -268,10 +270,10 @@ class FoldTrainer:
 
     # ----------------------------------------------------------------- one epoch
     def _batches(self, epoch: int) -> Prefetcher:
-        seed, fold = training_seed(self.cfg), self.job.fold
+        seed, fold = self.opts.training_seed, self.job.fold
         rng = np.random.default_rng(ckpt.stream_seed(seed, fold, epoch, 0))
         aug_gen = torch.Generator().manual_seed(ckpt.stream_seed(seed, fold, epoch, 1))
-        batch = int(self.cfg["patch"]["batch_size"])
+        batch = self.opts.patch.batch_size
         augmenter = self.job.augmenter
 
         def produce(_: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -281,17 +283,17 @@ class FoldTrainer:
                 x, y = augmenter(x, y, aug_gen)
             return x.contiguous(), y.contiguous()
 
-        return Prefetcher(produce, self.steps_per_epoch, depth=int(self.cfg["training"]["prefetch"]))
+        return Prefetcher(produce, self.steps_per_epoch, depth=self.opts.training.prefetch)
 
     def _train_epoch(self, epoch: int, started: float, elapsed0: float) -> tuple[float, bool]:
         """Run one epoch; returns (mean loss, stop-now flag from the time budget)."""
-        cfg, job = self.cfg, self.job
+        job = self.job
         self.ddp.train()
-        torch.manual_seed(ckpt.stream_seed(training_seed(cfg), job.fold, epoch, 2))  # dropout
+        torch.manual_seed(ckpt.stream_seed(self.opts.training_seed, job.fold, epoch, 2))  # dropout
         mix_gen = torch.Generator(device=self.device).manual_seed(
-            ckpt.stream_seed(training_seed(cfg), job.fold, epoch, 3)
+            ckpt.stream_seed(self.opts.training_seed, job.fold, epoch, 3)
         )
-        alpha, clip = float(cfg["mixup"]["alpha"]), cfg["training"]["grad_clip"]
+        alpha, clip = self.opts.mixup.alpha, self.opts.training.grad_clip
         losses: list[float] = []
         budget_hit = False
         stream = self._batches(epoch)
@@ -301,8 +303,8 @@ class FoldTrainer:
             lr = self._set_lr(epoch, it, elapsed)
             x = shard(x, job.ctx).to(self.device, non_blocking=True)
             target = self.output.encode(shard(y, job.ctx).to(self.device, non_blocking=True))
-            if cfg["training"]["channels_last"]:
-                x = x.contiguous(memory_format=_channels_last(cfg["patch"]["mode"]))
+            if self.opts.training.channels_last:
+                x = x.contiguous(memory_format=_channels_last(self.opts.patch.mode))
             if alpha > 0:
                 from MedSegTrain.augment import mixup
 
@@ -311,7 +313,7 @@ class FoldTrainer:
                     target,
                     alpha,
                     generator=mix_gen,
-                    per_sample=cfg["mixup"]["per_sample"],
+                    per_sample=self.opts.mixup.per_sample,
                     num_classes=self.output.n_channels,
                 )
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
@@ -353,40 +355,40 @@ class FoldTrainer:
 
     # ----------------------------------------------------------------- validation
     def _validate(self, model: torch.nn.Module) -> dict[str, Any]:
-        cfg, job = self.cfg, self.job
+        job = self.job
         if not job.val_cases:
             return {}
-        val = cfg["validation"]
-        cases = list(job.val_cases)[: val["max_cases"]] if val["max_cases"] else list(job.val_cases)
+        val = self.opts.validation
+        cases = list(job.val_cases)[: val.max_cases] if val.max_cases else list(job.val_cases)
         metrics = validate(
             model,
             cases,
             self.output,
-            cfg["patch"]["size"],
-            cfg["patch"]["mode"],
+            list(self.opts.patch.size),
+            self.opts.patch.mode,
             self.device,
             job.ctx,
             self.val_loss_fn,
-            val["overlap"],
-            val["batch_size"],
+            val.overlap,
+            val.batch_size,
             self.amp_dtype,
         )
         return metrics
 
     def _score(self, metrics: Mapping[str, Any]) -> float:
-        if self.cfg["training"]["best_metric"] == "loss":
+        if self.opts.training.best_metric == "loss":
             return -float(metrics["loss"])
         return float(metrics["dice"])
 
     # ----------------------------------------------------------------- the run
     def run(self) -> FoldResult:
-        job, cfg = self.job, self.cfg
+        job = self.job
         if job.resume:
             self._restore()
         started = time.perf_counter()
         elapsed0 = float(self.state["elapsed"])
-        val_every = int(cfg["training"]["val_every"])
-        patience = cfg["training"]["early_stopping"]
+        val_every = self.opts.training.val_every
+        patience = self.opts.training.early_stopping
         if job.progress is not None and job.ctx.is_main and not self.state["finished"]:
             job.progress.task(
                 f"train fold {job.fold}", (self.total_epochs - self.state["epoch"]) * self.steps_per_epoch
@@ -453,14 +455,14 @@ class FoldTrainer:
         return self._result()
 
     def _result(self) -> FoldResult:
-        job, cfg = self.job, self.cfg
+        job = self.job
         weights, metrics = ckpt.cpu_state_dict(self.model), {}
         if self.average is not None and int(self.average.n_averaged) > 0:
             finish_average(self.average, self._bn_batches(), self.device)
             weights = ckpt.cpu_state_dict(self.average.module)
             self.model.load_state_dict(weights)
             metrics = self._validate(self.model)
-        elif cfg["training"]["restore_best"] and self.best_weights is not None:
+        elif self.opts.training.restore_best and self.best_weights is not None:
             weights = self.best_weights
             last_val = [
                 r["val"]
@@ -485,9 +487,9 @@ class FoldTrainer:
         )
 
     def _bn_batches(self) -> list[torch.Tensor]:
-        rng = np.random.default_rng(ckpt.stream_seed(training_seed(self.cfg), self.job.fold, 10**6 + 1))
+        rng = np.random.default_rng(ckpt.stream_seed(self.opts.training_seed, self.job.fold, 10**6 + 1))
         return [
-            torch.from_numpy(self.sampler.batch(rng, int(self.cfg["patch"]["batch_size"]))[0])
+            torch.from_numpy(self.sampler.batch(rng, self.opts.patch.batch_size)[0])
             for _ in range(min(self.steps_per_epoch, 50))
         ]
 

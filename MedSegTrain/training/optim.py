@@ -7,14 +7,12 @@ there. Ranger is RAdam wrapped in Lookahead, as the BraTS paper used it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 
 from MedSegTrain.errors import MedSegError
-
-OPTIMIZERS = ("adam", "adamw", "sgd", "radam", "ranger")
 
 
 class Lookahead:
@@ -64,31 +62,51 @@ class Lookahead:
                 s.copy_(v)
 
 
+def _adam(params: list[torch.nn.Parameter], section: Mapping[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=_lr(section), betas=_betas(section), weight_decay=_wd(section))
+
+
+def _adamw(params: list[torch.nn.Parameter], section: Mapping[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=_lr(section), betas=_betas(section), weight_decay=_wd(section))
+
+
+def _sgd(params: list[torch.nn.Parameter], section: Mapping[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=_lr(section), momentum=float(section.get("momentum", 0.99)),
+                           nesterov=bool(section.get("nesterov", True)), weight_decay=_wd(section))
+
+
+def _radam(params: list[torch.nn.Parameter], section: Mapping[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.RAdam(params, lr=_lr(section), betas=_betas(section), weight_decay=_wd(section))
+
+
+def _lr(section: Mapping[str, Any]) -> float:
+    return float(section.get("lr", 1e-3))
+
+
+def _wd(section: Mapping[str, Any]) -> float:
+    return float(section.get("weight_decay", 0.0))
+
+
+def _betas(section: Mapping[str, Any]) -> tuple[float, ...]:
+    return tuple(float(b) for b in section.get("betas", (0.9, 0.999)))
+
+
+OPTIMIZERS: dict[str, Callable[[list[torch.nn.Parameter], Mapping[str, Any]], torch.optim.Optimizer]] = {
+    "adam": _adam, "adamw": _adamw, "sgd": _sgd, "radam": _radam, "ranger": _radam,
+}
+"""The inner optimiser of each ``optimizer.name`` (ranger: RAdam, wrapped in Lookahead below);
+the config schema takes its choices from here."""
+
+
 def build_optimizer(params: Iterable[torch.nn.Parameter], section: Mapping[str, Any]) -> Any:
     """The optimiser described by the config's ``optimizer`` section."""
     name = str(section.get("name", "adam")).lower()
-    lr = float(section.get("lr", 1e-3))
-    wd = float(section.get("weight_decay", 0.0))
-    betas = tuple(float(b) for b in section.get("betas", (0.9, 0.999)))
     params = [p for p in params if p.requires_grad]
     if not params:
         raise MedSegError("optimizer: the network has no trainable parameters (is everything frozen?)")
-    if name == "adam":
-        inner: torch.optim.Optimizer = torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=wd)
-    elif name == "adamw":
-        inner = torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=wd)
-    elif name == "sgd":
-        inner = torch.optim.SGD(
-            params,
-            lr=lr,
-            momentum=float(section.get("momentum", 0.99)),
-            nesterov=bool(section.get("nesterov", True)),
-            weight_decay=wd,
-        )
-    elif name in ("radam", "ranger"):
-        inner = torch.optim.RAdam(params, lr=lr, betas=betas, weight_decay=wd)
-    else:
+    if name not in OPTIMIZERS:
         raise MedSegError(f"optimizer.name '{name}': unknown; choose one of {', '.join(OPTIMIZERS)}")
+    inner = OPTIMIZERS[name](params, section)
     if name == "ranger" or section.get("lookahead", False):
         return Lookahead(
             inner, k=int(section.get("lookahead_k", 6)), alpha=float(section.get("lookahead_alpha", 0.5))

@@ -22,12 +22,13 @@ import numpy as np
 
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.training import config as cfgmod
+from MedSegTrain.training.options import RecipeOptions
 from MedSegTrain.training.splits import Split, fixed_split, kfold_split, robustness_split
 
 
 @dataclass
 class Resolved:
-    """A run's dataset, validated config, split, folds to train, outputs and network."""
+    """A run's dataset, validated config and its typed options, split, folds, outputs and network."""
 
     dataset: Any
     config: dict[str, Any]
@@ -37,6 +38,7 @@ class Resolved:
     network: dict[str, Any]
     device: Any
     merge: dict[int, int]  # label value -> merged value (data.merge_labels, T1); empty: none
+    options: RecipeOptions  # the typed view of ``config``, which stays the saved form
 
 
 def resolve_run(
@@ -58,7 +60,8 @@ def resolve_run(
     output = output_plan(config, dataset)
     network = network_spec(config, dataset.n_channels, output.n_channels)
     check_buildable(config, network, output, device)
-    return Resolved(dataset, config, split, chosen, output, network, device, merge)
+    return Resolved(dataset, config, split, chosen, output, network, device, merge,
+                    RecipeOptions.from_config(config))
 
 
 def build_config(

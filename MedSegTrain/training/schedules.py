@@ -10,29 +10,43 @@ poly 0.9). An optional linear warm-up over the first steps.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from MedSegTrain.errors import MedSegError
 
-SCHEDULES = ("constant", "cosine", "cosine_after", "poly")
+
+def _constant(t: float, start_fraction: float, power: float) -> float:
+    return 1.0
+
+
+def _cosine(t: float, start_fraction: float, power: float) -> float:
+    return 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def _cosine_after(t: float, start_fraction: float, power: float) -> float:
+    if t <= start_fraction:
+        return 1.0
+    span = 1.0 - start_fraction
+    return 0.5 * (1.0 + math.cos(math.pi * (t - start_fraction) / span)) if span > 0 else 0.0
+
+
+def _poly(t: float, start_fraction: float, power: float) -> float:
+    return (1.0 - t) ** power
+
+
+SCHEDULES: dict[str, Callable[[float, float, float], float]] = {
+    "constant": _constant, "cosine": _cosine, "cosine_after": _cosine_after, "poly": _poly,
+}
+"""Each ``schedule.name``'s factor of (progress, start_fraction, power); the config schema takes
+its choices from here."""
 
 
 def lr_factor(name: str, progress: float, start_fraction: float = 0.5, power: float = 0.9) -> float:
     """The fraction (1 -> 0) of the way from ``min_lr`` to the base rate at ``progress``."""
-    t = min(max(float(progress), 0.0), 1.0)
-    if name == "constant":
-        return 1.0
-    if name == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * t))
-    if name == "cosine_after":
-        if t <= start_fraction:
-            return 1.0
-        span = 1.0 - start_fraction
-        return 0.5 * (1.0 + math.cos(math.pi * (t - start_fraction) / span)) if span > 0 else 0.0
-    if name == "poly":
-        return (1.0 - t) ** power
-    raise MedSegError(f"schedule.name '{name}': unknown; choose one of {', '.join(SCHEDULES)}")
+    if name not in SCHEDULES:
+        raise MedSegError(f"schedule.name '{name}': unknown; choose one of {', '.join(SCHEDULES)}")
+    return SCHEDULES[name](min(max(float(progress), 0.0), 1.0), start_fraction, power)
 
 
 class LRSchedule:

@@ -25,10 +25,10 @@ from MedSegTrain.device import resolve_device
 from MedSegTrain.errors import MedSegError
 from MedSegTrain.fileutil import write_text_atomic
 from MedSegTrain.inference import predict_volume
-from MedSegTrain.inference.tta import tta_variants
 from MedSegTrain.io import read_image, write_image
 from MedSegTrain.metrics.evaluate import evaluate_label_maps, summarize
 from MedSegTrain.output_folder import LOCK, MARKER, claim_output_folder
+from MedSegTrain.predict_options import OptionError, PredictOptions
 from MedSegTrain.progress import Progress
 from MedSegTrain.reporting.markdown import markdown_table, text_table
 from MedSegTrain.reporting.overlay import OverlayCase, save_overlay_figure
@@ -65,7 +65,7 @@ class DemoResult:
 def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
     """Generate data, train, predict the held-out phantoms with the ensemble, evaluate, report."""
     out = Path(options.out)
-    _check_options(options)
+    settings = _check_options(options)
     claim = claim_output_folder(out, "demo")  # new or empty: a demo never mixes with other files
     if any(p.name not in (MARKER, LOCK) for p in out.iterdir()):
         raise MedSegError(f"--out {out}: holds an earlier demo run; choose a new folder (or delete it)")
@@ -90,8 +90,8 @@ def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
     overlays = []
     for case in test_set.training:
         channels = [read_image(p) for p in case.images]
-        prediction = predict_volume(bundles, channels, tta=options.tta, device=options.device,
-                                    progress=progress, largest_component=True)
+        prediction = predict_volume(bundles, channels, options=settings, progress=progress,
+                                    largest_component=True)
         write_image(prediction.label, out / "predictions" / f"{case.case_id}.nii.gz")
         reference = read_image(case.label)
         rows.extend(_case_rows(case.case_id, prediction.label.array, reference.array,
@@ -105,9 +105,13 @@ def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
     return DemoResult(report=report, table=text_table(header, table_rows), rows=rows)
 
 
-def _check_options(options: DemoOptions) -> None:
-    """Every option, before the phantoms or the training (a bad --tta used to fail after minutes)."""
-    tta_variants(options.tta)
+def _check_options(options: DemoOptions) -> PredictOptions:
+    """Every option, before the phantoms or the training (a bad --tta used to fail after minutes);
+    returns the prediction's options."""
+    try:
+        settings = PredictOptions(tta=options.tta, device=options.device).validate()
+    except OptionError as exc:
+        raise exc.for_cli() from None
     resolve_device(options.device)
     if options.train_cases < 2 * options.folds:
         raise MedSegError(f"--train-cases {options.train_cases} is too few for {options.folds} folds "
@@ -120,6 +124,7 @@ def _check_options(options: DemoOptions) -> None:
         raise MedSegError(f"--folds must be at least 1, got {options.folds}")
     if not (0 < options.minutes < float("inf")):
         raise MedSegError(f"--minutes must be positive (a finite number), got {options.minutes}")
+    return settings
 
 
 def _case_rows(case_id: str, pred: np.ndarray, ref: np.ndarray, spacing: tuple[float, ...],

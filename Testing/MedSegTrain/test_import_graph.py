@@ -111,7 +111,7 @@ def test_medsegtrain_has_no_import_cycle() -> None:
 # docs/architecture.md, "Floors": a package imports only from floors below its own.
 FLOORS = [
     {"MedSegTrain", "errors", "limits", "fileutil", "progress", "device", "io", "dicom", "image_data",
-     "output_folder"},
+     "output_folder", "predict_options"},
     {"data", "preprocessing", "networks", "losses", "augment", "stats"},
     {"metrics", "bundle", "reporting"},
     {"inference"},
