@@ -115,16 +115,19 @@ class OpenVinoMember(nn.Module):
         n = samples.shape[0]
         if n == 1:
             return torch.from_numpy(np.array(compiled(np.ascontiguousarray(samples))[0]))
-        out: list[np.ndarray | None] = [None] * n
-        queue = _openvino().AsyncInferQueue(compiled, min(n, torch.get_num_threads()))
-
-        def keep(request: Any, index: int) -> None:
-            out[index] = request.get_output_tensor(0).data.copy()
-
-        queue.set_callback(keep)
-        for i in range(n):
-            queue.start_async(np.ascontiguousarray(samples[i:i + 1]), i)
-        queue.wait_all()
+        # Plain infer requests, no Python callback: a callback runs on OpenVINO's stream threads
+        # and needs the GIL, and a compiled model freed while one is still finishing deadlocks
+        # (its destructor joins those threads holding the GIL). Request i % streams serves
+        # sample i, so a stream starts its next sample as soon as its own last one is read.
+        requests = [compiled.create_infer_request() for _ in range(min(n, torch.get_num_threads()))]
+        out: list[np.ndarray] = []
+        for i in range(n + len(requests)):
+            request = requests[i % len(requests)]
+            if i >= len(requests):
+                request.wait()
+                out.append(request.get_output_tensor(0).data.copy())
+            if i < n:
+                request.start_async(np.ascontiguousarray(samples[i:i + 1]))
         return torch.from_numpy(np.concatenate(out))
 
 

@@ -131,3 +131,31 @@ def test_release_frees_the_compiles_and_a_later_forward_compiles_again():
         member.release()
         assert member._compiled == {}
         np.testing.assert_array_equal(member(batch).numpy(), first.numpy())
+
+
+_CREATE_AND_FREE = """
+import torch
+from MedSegTrain.inference.backends import OpenVinoMember
+torch.manual_seed(0)
+net = torch.nn.Conv3d(2, 3, 3, padding=1).eval()
+batch = torch.randn(3, 2, 4, 4, 4)
+with torch.inference_mode():
+    expected = net(batch)
+    for _ in range(12):
+        got = OpenVinoMember(net)(batch)  # compiled, run over streams, freed at once
+        assert torch.allclose(got, expected, atol=1e-5)
+print("done")
+"""
+
+
+def test_a_member_freed_right_after_a_streamed_batch_does_not_deadlock():
+    """Run in a child process with a deadline, since a deadlock holds the GIL and no in-process
+    timeout could fire. Mutation caught: an ``AsyncInferQueue`` with a Python callback, whose last
+    callback still wants the GIL while the compiled model's destructor joins its threads (it hung
+    within a few iterations here; 200 iterations pass with plain requests)."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", _CREATE_AND_FREE], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "done"
